@@ -72,6 +72,8 @@ class ndarray(np.lib.mixins.NDArrayOperatorsMixin):
         return _wrap(func(*args, **kwargs))
 
     def __getattr__(self, name):
+        if name.startswith("__"):       # no __array_interface__ & co: no back door to NumPy
+            raise AttributeError(name)
         attr = getattr(self._a, name)
         if callable(attr):
             def method(*args, **kwargs):

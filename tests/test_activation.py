@@ -1,0 +1,69 @@
+"""Activations: forward against NumPy formulas, gradcheck, stability at extreme inputs."""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minicnn as mc
+from minicnn import functional as F
+from minicnn.autograd import Tensor
+
+
+def ref_softmax(z, axis=-1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+REFS = {
+    "relu": (F.relu, lambda z: np.maximum(z, 0)),
+    "relu6": (F.relu6, lambda z: np.clip(z, 0, 6)),
+    "leaky_relu": (lambda z: F.leaky_relu(z, 0.1), lambda z: np.where(z > 0, z, 0.1 * z)),
+    "sigmoid": (F.sigmoid, lambda z: 1 / (1 + np.exp(-z))),
+    "tanh": (F.tanh, np.tanh),
+    "softmax": (F.softmax, ref_softmax),
+    "log_softmax": (F.log_softmax, lambda z: np.log(ref_softmax(z))),
+    "softmax_axis0": (lambda z: F.softmax(z, axis=0), lambda z: ref_softmax(z, axis=0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFS))
+@given(z=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
+                    elements=st.floats(-8, 8)))
+def test_forward_and_gradcheck(name, z):
+    op, ref = REFS[name]
+    # Finite differences are meaningless across a kink: keep away from 0 and 6.
+    if name in ("relu", "relu6", "leaky_relu"):
+        z = np.where(np.abs(z) < 1e-3, 0.5, z)
+        z = np.where(np.abs(z - 6) < 1e-3, 5.5, z)
+    np.testing.assert_allclose(op(Tensor(z)).data, ref(z), rtol=1e-12, atol=1e-12)
+    mc.gradcheck(op, Tensor(z, requires_grad=True))
+
+
+@pytest.mark.parametrize("op", [F.softmax, F.log_softmax, F.sigmoid, F.tanh])
+def test_no_overflow_at_extreme_inputs(op):
+    z = Tensor(np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1e4, 1e4, -1e4]]),
+               requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = op(z)
+        (y * np.arange(9).reshape(3, 3)).sum().backward()
+    assert np.isfinite(y.data).all() and np.isfinite(z.grad).all()
+
+
+def test_softmax_values_at_extremes():
+    z = np.array([[1e4, -1e4, 0.0]])
+    np.testing.assert_allclose(F.softmax(Tensor(z)).data, [[1, 0, 0]])
+    np.testing.assert_allclose(F.log_softmax(Tensor(z)).data, [[0, -2e4, -1e4]])
+    np.testing.assert_allclose(F.sigmoid(Tensor(np.array([-1e4, 1e4]))).data, [0, 1])
+
+
+@pytest.mark.parametrize("op", [F.relu, F.relu6, F.sigmoid, F.tanh, F.softmax, F.log_softmax,
+                                F.leaky_relu])
+def test_float32_stays_float32(op):
+    z = Tensor(np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4), requires_grad=True)
+    y = op(z)
+    assert y.dtype == np.float32
+    y.backward(np.ones((3, 4), np.float32))
+    assert z.grad.dtype == np.float32
