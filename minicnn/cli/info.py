@@ -1,0 +1,49 @@
+"""``minicnn info``: what this installation runs on."""
+from __future__ import annotations
+
+import os
+import platform
+
+import numpy as np
+
+from .. import __version__, backend
+
+
+def _blas() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+        libs = [f"{i['internal_api']} {i.get('version') or ''} ({i['num_threads']} threads)"
+                for i in threadpool_info() if i.get("user_api") == "blas"]
+        if libs:
+            return ", ".join(libs)
+    except ImportError:
+        pass
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version', '')}"
+    except Exception:
+        return "unknown"
+
+
+def run_info() -> int:
+    lines = [
+        f"minicnn       {__version__}",
+        f"python        {platform.python_version()} ({platform.machine()})",
+        f"numpy         {np.__version__}",
+        f"BLAS          {_blas()}",
+        f"CPU cores     {os.cpu_count()}",
+        f"default device {backend.get_device()}  (set with minicnn.set_device or "
+        f"{backend.ENV_DEVICE})",
+    ]
+    try:
+        import cupy
+        n = cupy.cuda.runtime.getDeviceCount()
+        names = [cupy.cuda.runtime.getDeviceProperties(i)["name"].decode() for i in range(n)]
+        lines.append(f"cupy          {cupy.__version__}: {n} GPU(s) {', '.join(names)}")
+    except ImportError:
+        lines.append("cupy          not installed (pip install 'minicnn[gpu]' for device='cuda')")
+    except Exception as e:  # installed but no usable GPU
+        lines.append(f"cupy          installed, no usable GPU ({e})")
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,177 @@
+"""``minicnn train``, ``minicnn evaluate`` and ``minicnn summary``."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend
+from .datasets import DATASETS, fit_to_shape, load_dataset
+
+# Models that want a fixed spatial input (the channels come from the dataset).
+MODEL_INPUT = {"lenet5": (32, 32)}
+
+
+def add_train_args(p):
+    p.add_argument("--model", default="lenet5", help="a name from minicnn.models.list_models()")
+    p.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
+    p.add_argument("--data-dir", default=None, help="folder with the dataset's files")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "step", "none"])
+    p.add_argument("--augment", action="store_true", help="random crop (pad 2) and, for "
+                   "photos, horizontal flips")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--input-shape", type=int, nargs=3, metavar=("H", "W", "C"))
+    p.add_argument("--device", default=None, help="cpu or cuda (default: MINICNN_DEVICE or cpu)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/latest", help="folder for the checkpoint, curves "
+                   "and metrics")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def add_evaluate_args(p):
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", default=None, help="default: the one it was trained on")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--batch-size", type=int, default=256)
+
+
+def _input_shape(model_name, dataset_shape, override):
+    if override:
+        return tuple(override)
+    if model_name in MODEL_INPUT:
+        return MODEL_INPUT[model_name] + (dataset_shape[2],)
+    return tuple(dataset_shape)
+
+
+def _build(config):
+    from ..models import get_model
+    return get_model(config["model"], num_classes=config["num_classes"],
+                     input_shape=tuple(config["input_shape"]))
+
+
+def _optimizer(name, params, lr, weight_decay):
+    from .. import optim
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay or 1e-2)
+    return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+def run_train(args) -> int:
+    import minicnn
+    from .. import optim
+    from ..data import DataLoader, TensorDataset, transforms as T
+    from ..train import Callback, Trainer
+
+    minicnn.manual_seed(args.seed)
+    if args.device:
+        backend.set_device(args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    X_tr, y_tr, X_te, y_te, natural, k = load_dataset(args.dataset, args.data_dir, args.seed)
+    shape = _input_shape(args.model, natural, args.input_shape)
+    X_tr, X_te = fit_to_shape(X_tr, shape), fit_to_shape(X_te, shape)
+    n_val = int(round(args.val_fraction * len(X_tr)))
+    order = np.random.default_rng(args.seed).permutation(len(X_tr))
+    val_idx, tr_idx = order[:n_val], order[n_val:]
+    augment = None
+    if args.augment:
+        steps = [T.RandomCrop(shape[:2], padding=2)]
+        if shape[2] == 3:
+            steps.append(T.RandomHorizontalFlip())
+        augment = T.Compose(steps)
+    train_set = TensorDataset(X_tr[tr_idx], y_tr[tr_idx], transform=augment)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                              seed=args.seed)
+    val_loader = DataLoader(TensorDataset(X_tr[val_idx], y_tr[val_idx]), batch_size=256) \
+        if n_val else None
+    test_loader = DataLoader(TensorDataset(X_te, y_te), batch_size=256)
+
+    config = {"model": args.model, "dataset": args.dataset, "num_classes": k,
+              "input_shape": list(shape), "epochs": args.epochs, "batch_size": args.batch_size,
+              "lr": args.lr, "optimizer": args.optimizer, "seed": args.seed,
+              "augment": args.augment}
+    model = _build(config)
+    opt = _optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    steps_per_epoch = len(train_loader)
+    sched = None
+    if args.schedule == "cosine":
+        sched = optim.CosineAnnealingLR(opt, T_max=args.epochs * steps_per_epoch)
+    elif args.schedule == "step":
+        sched = optim.StepLR(opt, step_size=max(args.epochs // 3, 1) * steps_per_epoch,
+                             gamma=0.1)
+    ckpt_path = out / "checkpoint.npz"
+
+    class SaveEveryEpoch(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            minicnn.save({"config": config, **trainer.state_dict()}, ckpt_path)
+
+    trainer = Trainer(model, opt, scheduler=sched, scheduler_step="batch",
+                      callbacks=[SaveEveryEpoch()], progress=not args.no_progress)
+    if args.resume and ckpt_path.exists():
+        trainer.load(ckpt_path, train_loader)
+        print(f"resumed from {ckpt_path} after epoch {trainer.epoch}")
+    n_params = sum(p.size for p in model.parameters())
+    print(f"{args.model} ({n_params:,} parameters) on {args.dataset}: {len(tr_idx)} train, "
+          f"{n_val} validation, {len(X_te)} test images of {shape}; device "
+          f"{backend.get_device()}")
+    start = time.perf_counter()
+    history = trainer.fit(train_loader, epochs=args.epochs, val_loader=val_loader)
+    wall = time.perf_counter() - start
+    test = trainer.evaluate(test_loader)
+    print(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}  "
+          f"({wall:.1f} s of training)")
+    history.plot(out / "curves.png", title=f"{args.model} on {args.dataset}")
+    with open(out / "metrics.json", "w") as f:
+        json.dump({"config": config, "test": test, "train_seconds": wall,
+                   "history": history.rows()}, f, indent=1)
+    print(f"saved {ckpt_path}, {out / 'curves.png'}, {out / 'metrics.json'}")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    import minicnn
+    from ..data import DataLoader, TensorDataset
+    from ..train import Trainer
+
+    if args.device:
+        backend.set_device(args.device)
+    ckpt = minicnn.load(args.checkpoint)
+    if "config" not in ckpt:
+        raise SystemExit(f"{args.checkpoint}: not a checkpoint written by `minicnn train` "
+                         "(it has no 'config' entry)")
+    config = ckpt["config"]
+    model = _build(config)
+    model.load_state_dict(ckpt["model"])
+    name = args.dataset or config["dataset"]
+    _, _, X_te, y_te, _, k = load_dataset(name, args.data_dir, config.get("seed", 0))
+    if k != config["num_classes"]:
+        raise SystemExit(f"--dataset {name} has {k} classes, the model was trained for "
+                         f"{config['num_classes']}")
+    X_te = fit_to_shape(X_te, tuple(config["input_shape"]))
+    from ..optim import SGD
+    trainer = Trainer(model, SGD(model.parameters(), lr=0.0), progress=False)
+    result = trainer.evaluate(DataLoader(TensorDataset(X_te, y_te), batch_size=args.batch_size))
+    print(f"{config['model']} on {name} ({len(X_te)} test images): loss {result['loss']:.4f}, "
+          f"accuracy {result['accuracy']:.4f}")
+    return 0
+
+
+def run_summary(args) -> int:
+    from ..models import get_model
+    from ..nn import summary
+    shape = _input_shape(args.model, (32, 32, 3), args.input_shape)
+    model = get_model(args.model, num_classes=args.num_classes, input_shape=shape)
+    print(summary(model, shape))
+    return 0
