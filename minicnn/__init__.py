@@ -13,3 +13,4 @@ from .factory import zeros, ones, full, randn, rand, arange, zeros_like, ones_li
 from .gradcheck import GradcheckError, gradcheck  # noqa: F401
 from . import functional  # noqa: F401
 from .functional.math import concatenate, stack, split, where, maximum, minimum  # noqa: F401
+from .io.checkpoint import save, load  # noqa: F401
