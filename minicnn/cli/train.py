@@ -1,6 +1,7 @@
 """``minicnn train``, ``minicnn evaluate`` and ``minicnn summary``."""
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -18,14 +19,14 @@ def add_train_args(p):
     p.add_argument("--model", default="lenet5", help="a name from minicnn.models.list_models()")
     p.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
     p.add_argument("--data-dir", default=None, help="folder with the dataset's files")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--schedule", default="cosine", choices=["cosine", "step", "none"])
-    p.add_argument("--augment", action="store_true", help="random crop (pad 2) and, for "
-                   "photos, horizontal flips")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="random crop (pad 2) and, for photos, horizontal flips (default on)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--input-shape", type=int, nargs=3, metavar=("H", "W", "C"))
     p.add_argument("--device", default=None, help="cpu or cuda (default: MINICNN_DEVICE or cpu)")
