@@ -14,3 +14,5 @@ from .gradcheck import GradcheckError, gradcheck  # noqa: F401
 from . import functional  # noqa: F401
 from .functional.math import concatenate, stack, split, where, maximum, minimum  # noqa: F401
 from .io.checkpoint import save, load  # noqa: F401
+from . import nn, optim  # noqa: F401,E402
+from .nn.summary import summary  # noqa: F401,E402

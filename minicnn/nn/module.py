@@ -39,6 +39,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # ------------------------------------------------------------ registry
     def __setattr__(self, name, value):
@@ -129,9 +131,10 @@ class Module:
 
     # ------------------------------------------------------------ modes
     def train(self, mode=True):
-        """Training mode (dropout on, BatchNorm uses batch statistics) for the whole tree."""
+        """Training mode (dropout on, BatchNorm uses batch statistics) for the whole tree.
+        Frozen sub-modules (see :meth:`freeze`) stay in evaluation mode."""
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            object.__setattr__(m, "training", bool(mode) and not m.__dict__.get("_frozen"))
         return self
 
     def eval(self):
@@ -142,12 +145,21 @@ class Module:
             p.grad = None
 
     def freeze(self):
-        """Stop training these parameters; ``backward`` then skips their gradients."""
+        """Stop training this module: ``backward`` skips its parameters' gradients, and it
+        stays in evaluation mode even under ``train()`` (as Keras treats a non-trainable
+        layer), so a frozen BatchNorm keeps normalising with, and never updates, its
+        running statistics. Transfer learning: ``model.features.freeze()``, new head."""
+        for m in self.modules():
+            object.__setattr__(m, "_frozen", True)
+            object.__setattr__(m, "training", False)
         for p in self.parameters():
             p.requires_grad = False
         return self
 
     def unfreeze(self):
+        """Train this module again (its mode follows the next ``train()``/``eval()``)."""
+        for m in self.modules():
+            object.__setattr__(m, "_frozen", False)
         for p in self.parameters():
             p.requires_grad = True
         return self
@@ -234,7 +246,27 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        pre, post = self.__dict__.get("_forward_pre_hooks"), self.__dict__.get("_forward_hooks")
+        for hook in (pre.values() if pre else ()):
+            hook(self, args)
+        out = self.forward(*args, **kwargs)
+        for hook in (post.values() if post else ()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    # ------------------------------------------------------------ hooks
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, inputs)`` before every ``forward``; returns a handle whose
+        ``remove()`` takes it off again."""
+        return _HookHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after every ``forward`` (a non-None return
+        value replaces the output); returns a handle whose ``remove()`` takes it off again.
+        :func:`minicnn.nn.summary` uses these to see each layer's output shape."""
+        return _HookHandle(self._forward_hooks, hook)
 
     def extra_repr(self) -> str:
         return ""
@@ -248,6 +280,18 @@ class Module:
             sub = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {sub}")
         return "\n".join(lines) + "\n)"
+
+
+class _HookHandle:
+    _next_id = 0
+
+    def __init__(self, table, hook):
+        _HookHandle._next_id += 1
+        self.table, self.id = table, _HookHandle._next_id
+        table[self.id] = hook
+
+    def remove(self):
+        self.table.pop(self.id, None)
 
 
 class Sequential(Module):
