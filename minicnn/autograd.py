@@ -81,7 +81,7 @@ def sum_to(grad, shape):
 
 
 def _is_float(dtype) -> bool:
-    return np.issubdtype(dtype, np.floating)
+    return dtype.kind == "f"
 
 
 def _to_array(data, dtype=None, device=None):
@@ -132,6 +132,18 @@ class Tensor:
         self._released = False
         self._output_index = 0
         self.requires_grad = requires_grad
+
+    @classmethod
+    def _wrap(cls, array, record):
+        """An op's output: no conversion, no checks (the fast path of Function.__call__)."""
+        if isinstance(array, np.generic):        # NumPy reductions return scalars
+            array = np.asarray(array)
+        t = cls.__new__(cls)
+        t.data, t.grad, t.creator, t.generation = array, None, None, 0
+        t._retain = t._released = False
+        t._output_index = 0
+        t._requires_grad = record and array.dtype.kind == "f"
+        return t
 
     # -------------------------------------------------------------- properties
     @property
@@ -386,9 +398,15 @@ class Tensor:
         return relu(self)
 
 
+_math = None
+
+
 def _m():
-    from .functional import math
-    return math
+    global _math
+    if _math is None:
+        from .functional import math
+        _math = math
+    return _math
 
 
 def _raw(x):
@@ -416,6 +434,15 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
+def _check_same_device(fn, tensors):
+    devices = {x.device for x in tensors}
+    if len(devices) > 1:
+        names = ", ".join(f"{type(x).__name__}{x.shape} on '{x.device}'" for x in tensors)
+        raise DeviceError(f"{type(fn).__name__}: inputs are on different devices ({names}); "
+                          "move them to one device first, e.g. x.to('cuda') or "
+                          "model.to('cuda')")
+
+
 # -------------------------------------------------------------------- Function
 class Function:
     """One differentiable op. Subclasses define ``forward`` and ``backward`` on raw arrays.
@@ -439,29 +466,26 @@ class Function:
         raise NotImplementedError
 
     def __call__(self, *inputs):
-        inputs = [None if x is None else as_tensor(x) for x in inputs]
+        inputs = [x if x is None or type(x) is Tensor or isinstance(x, Tensor) else as_tensor(x)
+                  for x in inputs]
         present = [x for x in inputs if x is not None]
-        devices = {x.device for x in present}
-        if len(devices) > 1:
-            names = ", ".join(f"{type(x).__name__}{x.shape} on '{x.device}'" for x in present)
-            raise DeviceError(f"{type(self).__name__}: inputs are on different devices ({names}); "
-                              "move them to one device first, e.g. x.to('cuda') or "
-                              "model.to('cuda')")
+        if backend._cuda_xp is not None:      # only then can two devices meet
+            _check_same_device(self, present)
         arrays = [None if x is None else x.data for x in inputs]
-        self.needs_input_grad = tuple(x is not None and x.requires_grad for x in inputs)
+        self.needs_input_grad = needs = tuple(x is not None and x._requires_grad for x in inputs)
         outs = self.forward(*arrays)
         single = not isinstance(outs, tuple)
         outs = (outs,) if single else outs
-        record = _grad_enabled and any(self.needs_input_grad)
-        results = tuple(Tensor(o, requires_grad=record and _is_float(o.dtype)) for o in outs)
+        record = _grad_enabled and any(needs)
+        results = tuple(Tensor._wrap(o, record) for o in outs)
         if record:
             self.inputs = inputs
-            self.generation = max(x.generation for x in present)
+            self.generation = gen = max(x.generation for x in present)
             self.outputs = [weakref.ref(r) for r in results]
-            self.output_meta = [(r.shape, r.dtype) for r in results]
+            self.output_meta = [(r.data.shape, r.data.dtype) for r in results]
             for i, r in enumerate(results):
                 r.creator = self
-                r.generation = self.generation + 1
+                r.generation = gen + 1
                 r._output_index = i
         return results[0] if single else results
 
