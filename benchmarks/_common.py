@@ -1,0 +1,102 @@
+"""Timing helpers shared by the benchmarks.
+
+Import this module *before* NumPy or PyTorch and call :func:`limit_threads` first: BLAS
+reads its thread count when it loads. Timings are medians of repeated runs after a
+warm-up; :func:`interleaved_ms` runs the contenders in turn (minicnn, torch, minicnn,
+torch, …) so that a burst of load from other processes hits all of them alike and the
+ratio stays fair even when the absolute times are noisy.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_threads(n: int) -> None:
+    """Give BLAS (NumPy's and PyTorch's) ``n`` threads; call before importing them."""
+    for var in THREAD_VARS:
+        os.environ[var] = str(n)
+
+
+def import_torch(threads: int):
+    """``torch`` with ``threads`` intra-op threads, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def median_ms(fn, repeat: int = 7, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in milliseconds, after ``warmup`` untimed calls."""
+    return interleaved_ms({"fn": fn}, repeat, warmup, cooldown=0)["fn"]
+
+
+def interleaved_ms(fns: dict, repeat: int = 7, warmup: int = 1, cooldown: float = 0.15) -> dict:
+    """Median milliseconds of each function in ``fns`` (name → callable; None is skipped),
+    timed in turn, round after round.
+
+    ``cooldown`` seconds pass between two timed calls: after a call, OpenBLAS's and
+    OpenMP's worker threads keep spinning for a while (OpenBLAS: ~0.1 s), and would
+    otherwise slow down whichever contender runs next.
+    """
+    fns = {k: f for k, f in fns.items() if f is not None}
+    for f in fns.values():
+        for _ in range(warmup):
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, f in fns.items():
+            time.sleep(cooldown)
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: 1e3 * statistics.median(v) for k, v in times.items()}
+
+
+def traced_peak_bytes(fn) -> int:
+    """Peak bytes allocated (and traced: NumPy reports its arrays) while ``fn()`` runs,
+    above what was allocated when it started."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def fmt(value, spec: str = ".1f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def print_table(headers, rows, out=sys.stdout) -> None:
+    """Rows of strings as aligned columns: the first left-aligned, the others right-aligned."""
+    rows = [[str(c) for c in r] for r in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+    print(line(headers), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for r in rows:
+        print(line(r), file=out)
+    out.flush()
+
+
+def machine() -> str:
+    import platform
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{platform.processor() or platform.machine()}, {cores} usable cores"

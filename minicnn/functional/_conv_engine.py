@@ -1,0 +1,259 @@
+"""The convolution engine on raw arrays: im2col + GEMM, and the depthwise multiply-add.
+
+:mod:`minicnn.functional.conv` holds the differentiable ops and their formulas;
+this file holds the loops that make them fast. Three functions cover every
+convolution and its gradients:
+
+=======================  ==================================  ==========================
+function                 computes                            used for
+=======================  ==================================  ==========================
+``conv_gemm``            Z = im2col(x) @ W,                  conv forward, conv dW,
+                         dW = im2col(x)ᵀ @ dZ                conv_transpose backward
+``conv_transpose_gemm``  dx = col2im(dZ @ Wᵀ)                conv dX, conv_transpose
+                                                             forward
+``depthwise_*``          Σ over kernel offsets of            groups = n_C_prev
+                         shifted x ⊙ W[offset]
+=======================  ==================================  ==========================
+
+The GEMMs run a block of rows at a time (see :class:`~.im2col.Windows`): the
+block's columns are copied into a reused buffer, so the extra memory is one block,
+not the whole column matrix. With ``groups`` > 1 each group is its own GEMM on a
+strided slice of the same block.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ..backend import get_array_module
+from . import _workspace
+from ._workspace import parallel_map, workspace
+from .im2col import Geometry, Windows, interior, pad_into, row_blocks, window_view
+
+
+def grouped_weight(W, groups: int):
+    """W (*f, n_C_prev // groups, n_C) as (groups, prod(f)·n_C_prev // groups, n_C // groups)."""
+    F, Cg, n_C = math.prod(W.shape[:-2]), W.shape[-2], W.shape[-1]
+    return W.reshape(F, Cg, groups, n_C // groups).transpose(2, 0, 1, 3) \
+            .reshape(groups, F * Cg, n_C // groups)
+
+
+def _ungrouped_weight(Wg, W_shape):
+    """The inverse of :func:`grouped_weight`."""
+    groups, FCg, Ng = Wg.shape
+    Cg = W_shape[-2]
+    return Wg.reshape(groups, FCg // Cg, Cg, Ng).transpose(1, 2, 0, 3).reshape(W_shape)
+
+
+def conv_gemm(x, W, g: Geometry, groups: int = 1, want_Z: bool = True, dZ=None):
+    """Z = im2col(x) @ W (if ``want_Z``) and dW = im2col(x)ᵀ @ dZ (if ``dZ`` is given).
+
+    x (m, *n_in, n_C_prev), W (*f, n_C_prev // groups, n_C), dZ and Z (m, *n_out, n_C).
+    Both products share one im2col per block. Returns (Z or None, dW or None).
+    """
+    xp = get_array_module(x)
+    m, n_C = x.shape[0], W.shape[-1]
+    Ng = n_C // groups
+    Wg = grouped_weight(W, groups)                      # (groups, K, Ng)
+    win = Windows.of(x, g, groups)
+    Z = xp.empty((m,) + g.n_out + (n_C,), x.dtype) if want_Z else None
+    dWg = xp.zeros(Wg.shape, x.dtype) if dZ is not None else None
+    for block in win.blocks():
+        cols = win.take(block).reshape(-1, groups, Wg.shape[1])     # (rows, groups, K)
+        for j in range(groups):
+            if Z is not None:
+                xp.matmul(cols[:, j], Wg[j], out=Z[block].reshape(-1, groups, Ng)[:, j])
+            if dWg is not None:
+                dWg[j] += cols[:, j].T @ dZ[block].reshape(-1, groups, Ng)[:, j]
+    return Z, (None if dWg is None else _ungrouped_weight(dWg, W.shape))
+
+
+def _full_padding(g: Geometry):
+    """Padding that turns the transpose of a stride-1 conv into a plain conv, or None.
+
+    The adjoint of Z[o] = Σ_k x[o + k·d − p_b] W[k] is dx[n] = Σ_k dZ[n + p_b − k·d] W[k]ᵀ;
+    with k' = f − 1 − k that is a correlation of dZ, padded by d(f − 1) − p_b before
+    and n − n' + p_b after, with the kernel flipped in space.
+    """
+    if any(s != 1 for s in g.s):
+        return None
+    pads = tuple((d * (f - 1) - pb, n - n_out + pb)
+                 for n, n_out, f, d, (pb, _) in zip(g.n_in, g.n_out, g.f, g.d, g.pads))
+    return pads if all(p >= 0 for pair in pads for p in pair) else None
+
+
+def flipped_transposed_weight(W, groups: int):
+    """The kernel of the adjoint conv: W flipped in space, its channel axes swapped per group.
+
+    W (*f, Cg, groups·Ng) → Wt (*f, Ng, groups·Cg) with Wt[k', n, j·Cg + c] = W[f−1−k', c, j·Ng + n].
+    """
+    nd = W.ndim - 2
+    f, Cg, Ng = W.shape[:-2], W.shape[-2], W.shape[-1] // groups
+    flipped = W[(slice(None, None, -1),) * nd].reshape(f + (Cg, groups, Ng))
+    return flipped.transpose(tuple(range(nd)) + (nd + 2, nd + 1, nd)).reshape(f + (Ng, groups * Cg))
+
+
+def conv_transpose_gemm(dZ, W, g: Geometry, x_shape, groups: int = 1):
+    """dx = col2im(dZ @ Wᵀ): the adjoint of ``conv_gemm``'s Z = im2col(x) @ W.
+
+    dZ (m, *n_out, n_C) → dx ``x_shape`` = (m, *n_in, n_C_prev). With stride 1 it is
+    usually faster as a plain conv of the padded dZ with the flipped kernel (a copy and
+    a GEMM, no accumulation); otherwise a GEMM into columns and col2im's strided adds,
+    block by block.
+    """
+    xp = get_array_module(dZ)
+    full = _full_padding(g)
+    # The plain conv copies prod(f)·n_C values per input pixel; col2im's GEMM writes and its
+    # adds update prod(f)·n_C_prev per output pixel, at about half the speed of a copy.
+    copy_per_pixel, add_per_pixel = dZ.shape[-1], x_shape[-1]
+    if full is not None and (math.prod(g.n_in) * copy_per_pixel
+                             <= 2 * math.prod(g.n_out) * add_per_pixel):
+        g_full = Geometry(g.n_out, g.f, g.s, g.d, full, g.n_in)
+        return conv_gemm(dZ, flipped_transposed_weight(W, groups), g_full, groups)[0]
+    Ng = W.shape[-1] // groups
+    Wg = grouped_weight(W, groups)                      # (groups, K, Ng)
+    win = Windows.zeros(x_shape, dZ.dtype, xp, g, groups)
+    for block in win.blocks():
+        rows = dZ[block]
+        dcols = workspace("cols", rows.shape[:-1] + (groups,) + g.f + (x_shape[-1] // groups,),
+                          dZ.dtype, xp)
+        dcols_g = dcols.reshape(-1, groups, Wg.shape[1])
+        rows = rows.reshape(-1, groups, Ng)
+        for j in range(groups):
+            xp.matmul(rows[:, j], Wg[j].T, out=dcols_g[:, j])
+        win.add(block, dcols)
+    return win.result()
+
+
+# ------------------------------------------------------------------ depthwise
+def _offsets(g: Geometry):
+    return list(itertools.product(*map(range, g.f)))
+
+
+def _depthwise_blocks(xp, shape, g: Geometry, n_C: int, itemsize: int):
+    """Blocks of whole examples (so that threads write disjoint parts of dx)."""
+    if xp is not np:
+        return [(slice(None),)]
+    return row_blocks(shape[0], g.n_out, n_C * itemsize, _workspace.ELEMENTWISE_BLOCK_BYTES,
+                      split_rows=False)
+
+
+def _rows(a):
+    """(…, n_W', n_C) as (…, n_W'·n_C) when that is a view (stride 1 along n_W'), else None.
+
+    Multiplying by a per-channel vector tiled to n_W'·n_C then runs one long loop per row
+    instead of one short loop of n_C per pixel.
+    """
+    if a.strides[-2] == a.shape[-1] * a.strides[-1]:
+        return a.reshape(a.shape[:-2] + (a.shape[-2] * a.shape[-1],))
+    return None
+
+
+def _mul_into(out, xs, w, w_rows, tmp):
+    """``out += xs ⊙ w`` (``tmp`` given) or ``out = xs ⊙ w``, w broadcast along the channels."""
+    xp = get_array_module(out)
+    o, a, t = _rows(out), _rows(xs), None if tmp is None else _rows(tmp)
+    if o is None or a is None or (tmp is not None and t is None):
+        o, a, t, w_rows = out, xs, tmp, w
+    if t is None:
+        xp.multiply(a, w_rows, out=o)
+    else:
+        xp.multiply(a, w_rows, out=t)
+        xp.add(o, t, out=o)
+
+
+def depthwise_forward(x, W, g: Geometry):
+    """Z[…, c·k + j] = Σ_offsets x_pad[window + offset, c] · W[offset, 0, c·k + j], k = n_C / n_C_prev.
+
+    One multiply-add per kernel offset over shifted views of x: no im2col, no GEMM.
+    Blocks of examples run on parallel threads (each pads its own examples).
+    """
+    xp = get_array_module(x)
+    m, C, n_C = x.shape[0], x.shape[-1], W.shape[-1]
+    mult, nd = n_C // C, g.nd
+    Wk = W.reshape(-1, C, mult)
+    W_rows = xp.tile(Wk[:, :, 0], (1, g.n_out[-1])) if mult == 1 else None
+    Z = xp.empty((m,) + g.n_out + (n_C,), x.dtype)
+    inner = (slice(None),) * (nd + 1)
+
+    def run(block):
+        win = window_view(pad_into(x[block], g.pads, "pad"), g)       # (mb, *n_out, *f, C)
+        Zb = Z[block]
+        tmp = workspace("depthwise", Zb.shape, x.dtype, xp) if mult == 1 else None
+        Z5 = Zb.reshape(Zb.shape[:-1] + (C, mult))
+        for i, k in enumerate(_offsets(g)):
+            xs = win[inner + k]
+            if mult == 1:
+                _mul_into(Zb, xs, Wk[i, :, 0], W_rows[i], None if i == 0 else tmp)
+            elif i == 0:
+                Z5[...] = xs[..., None] * Wk[i]
+            else:
+                Z5 += xs[..., None] * Wk[i]
+    parallel_map(run, _depthwise_blocks(xp, x.shape, g, n_C, x.dtype.itemsize))
+    return Z
+
+
+def depthwise_backward(x, W, dZ, g: Geometry, need_dx: bool, need_dW: bool):
+    """The gradients of :func:`depthwise_forward`: (dx or None, dW or None)."""
+    C, mult = x.shape[-1], W.shape[-1] // x.shape[-1]
+    dx = dW = None
+    if need_dx:
+        full = _full_padding(g) if mult == 1 else None
+        if full is not None:     # stride 1: a depthwise conv of the padded dZ, flipped kernel
+            dx = depthwise_forward(dZ, flipped_transposed_weight(W, C),
+                                   Geometry(g.n_out, g.f, g.s, g.d, full, g.n_in))
+        else:
+            dx = _depthwise_dx(dZ, W, g, x.shape)
+    if need_dW:
+        dW = _depthwise_dW(x, dZ, g, W.shape)
+    return dx, dW
+
+
+def _depthwise_dx(dZ, W, g: Geometry, x_shape):
+    """dx_pad[window + offset, c] += Σ_j dZ[…, c·k + j] W[offset, 0, c·k + j]: a strided add
+    per kernel offset (for one offset the windows don't overlap), as col2im does."""
+    xp = get_array_module(dZ)
+    C, n_C = x_shape[-1], W.shape[-1]
+    mult, nd = n_C // C, g.nd
+    Wk = W.reshape(-1, C, mult)
+    W_rows = xp.tile(Wk[:, :, 0], (1, g.n_out[-1])) if mult == 1 else None
+    dx = xp.empty(x_shape, dZ.dtype)
+    inner = (slice(None),) * (nd + 1)
+
+    def run(block):
+        dZb = dZ[block]
+        canvas = dx[block]                       # dx_pad of the block, accumulated
+        if g.has_padding:
+            canvas = workspace("col2im", (canvas.shape[0],) + g.n_padded + (C,), dZ.dtype, xp)
+        canvas[...] = 0
+        win = window_view(canvas, g)
+        tmp = workspace("depthwise", dZb.shape, dZ.dtype, xp) if mult == 1 else None
+        for i, k in enumerate(_offsets(g)):
+            target = win[inner + k]
+            if mult == 1:
+                _mul_into(tmp, dZb, Wk[i, :, 0], W_rows[i], None)
+                xp.add(target, tmp, out=target)
+            else:
+                target += (dZb.reshape(dZb.shape[:-1] + (C, mult)) * Wk[i]).sum(axis=-1)
+        if g.has_padding:
+            dx[block] = canvas[interior(g.pads, canvas.shape[:1] + g.n_in + (C,))]
+    parallel_map(run, _depthwise_blocks(xp, x_shape, g, n_C, dZ.dtype.itemsize))
+    return dx
+
+
+def _depthwise_dW(x, dZ, g: Geometry, W_shape):
+    """dW[offset, 0, c·k + j] = Σ_{i, o} x_pad[i, o·s + offset·d, c] · dZ[i, o, c·k + j]:
+    one einsum per block over the windows view (no copy)."""
+    xp = get_array_module(dZ)
+    C, n_C = x.shape[-1], W_shape[-1]
+    mult, nd = n_C // C, g.nd
+    rows, kern = "mpqr"[:nd + 1], "uvw"[:nd]           # einsum letters: (m, *n_out), f
+
+    def run(block):
+        win = window_view(pad_into(x[block], g.pads, "pad"), g)      # (mb, *n_out, *f, C)
+        dZb = dZ[block].reshape(dZ[block].shape[:-1] + (C, mult))
+        return xp.einsum(f"{rows}{kern}c,{rows}cj->{kern}cj", win, dZb)
+    parts = parallel_map(run, _depthwise_blocks(xp, x.shape, g, n_C, dZ.dtype.itemsize))
+    return sum(parts[1:], parts[0]).reshape(W_shape)
