@@ -17,3 +17,4 @@ from .shape import Flatten, Identity, Upsample, ZeroPad2d  # noqa: F401
 from .activation import LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh  # noqa: F401
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss  # noqa: F401
 from .summary import Summary, SummaryRow, summary  # noqa: F401
+from .blocks import *  # noqa: F401,F403  residual, inception and mobile blocks (blocks/)
