@@ -24,7 +24,16 @@ __all__ = ["gradcheck", "GradcheckError", "numerical_grad"]
 
 
 class GradcheckError(AssertionError):
-    """The analytic gradient disagrees with the finite difference."""
+    """The analytic gradient disagrees with the finite difference.
+
+    Attributes (None where they do not apply): ``input_index``, ``index`` (the worst
+    element, or None for a random-direction check), ``analytic``, ``numeric``.
+    """
+
+    def __init__(self, msg, input_index=None, index=None, analytic=None, numeric=None):
+        super().__init__(msg)
+        self.input_index, self.index = input_index, index
+        self.analytic, self.numeric = analytic, numeric
 
 
 def _loss(fn, inputs, v):
@@ -95,15 +104,16 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=2048,
         x = inputs[i]
         analytic = np.zeros(x.shape) if x.grad is None else backend.to_numpy(x.grad)
         if analytic.shape != x.shape:
-            _fail(raise_exception, f"input {i}: gradient has shape {analytic.shape}, "
-                                   f"expected {x.shape}")
-            return False
+            return _fail(raise_exception, dict(input_index=i),
+                         f"input {i}: gradient has shape {analytic.shape}, expected {x.shape}")
         if x.size <= max_elements:
             numeric = numerical_grad(fn, inputs, i, v, eps)
             err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
             j = np.unravel_index(int(np.argmax(err)), x.shape) if x.size else ()
             if x.size and err[j] > 0:
-                return _fail(raise_exception,
+                return _fail(raise_exception, dict(input_index=i, index=tuple(int(k) for k in j),
+                                                   analytic=float(analytic[j]),
+                                                   numeric=float(numeric[j])),
                              f"gradcheck failed for input {i} (shape {x.shape}): at index "
                              f"{tuple(int(k) for k in j)} analytic {analytic[j]:.8g} vs numeric "
                              f"{numeric[j]:.8g} (|diff| {abs(analytic[j] - numeric[j]):.3g}, "
@@ -121,14 +131,15 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=2048,
                 numeric = (plus - minus) / (2 * eps)
                 ana = float(np.sum(analytic * u))
                 if abs(ana - numeric) > atol * np.sqrt(x.size) + rtol * abs(numeric):
-                    return _fail(raise_exception,
+                    return _fail(raise_exception, dict(input_index=i, analytic=ana,
+                                                       numeric=numeric),
                                  f"gradcheck failed for input {i} (shape {x.shape}) along "
                                  f"random direction {k}: analytic {ana:.8g} vs numeric "
                                  f"{numeric:.8g}")
     return True
 
 
-def _fail(raise_exception, msg):
+def _fail(raise_exception, details, msg):
     if raise_exception:
-        raise GradcheckError(msg)
+        raise GradcheckError(msg, **details)
     return False

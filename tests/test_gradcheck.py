@@ -62,6 +62,9 @@ def test_report_names_input_index_and_values():
         mc.gradcheck(lambda x: SquareOffByFactor()(x), t(4))
     msg = str(e.value)
     assert "input 0" in msg and "analytic" in msg and "numeric" in msg and "at index" in msg
+    err = e.value
+    assert err.input_index == 0 and len(err.index) == 1
+    assert err.numeric == pytest.approx(2 * err.analytic, rel=1e-4)
 
 
 def test_directional_mode_for_large_inputs_catches_bugs():

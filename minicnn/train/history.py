@@ -61,15 +61,15 @@ class History:
 
     def plot(self, path, title=None) -> None:
         """Save loss and accuracy curves (train and validation) side by side as a PNG."""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A Figure of its own, not pyplot: saving must not switch a notebook's backend.
+        from matplotlib.figure import Figure
 
         epochs = range(1, len(self) + 1)
         groups = [("loss", "loss"), ("accuracy", "accuracy")]
         present = [(label, key) for label, key in groups
                    if key in self.metrics or f"val_{key}" in self.metrics]
-        fig, axes = plt.subplots(1, max(len(present), 1), figsize=(5 * max(len(present), 1), 3.6))
+        fig = Figure(figsize=(5 * max(len(present), 1), 3.6))
+        axes = fig.subplots(1, max(len(present), 1))
         axes = [axes] if not hasattr(axes, "__len__") else list(axes)
         for ax, (label, key) in zip(axes, present):
             for name, style in ((key, "-o"), (f"val_{key}", "-s")):
@@ -84,4 +84,3 @@ class History:
             fig.suptitle(title)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
-        plt.close(fig)
