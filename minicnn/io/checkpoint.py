@@ -27,12 +27,12 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .. import backend
+from .atomic import atomic_write
 
 __all__ = ["save", "load"]
 
@@ -114,53 +114,12 @@ def save(obj, path) -> None:
     arrays: dict = {}
     tree = _encode(obj, "", arrays)
     meta = json.dumps({"format": FORMAT, "tree": tree})
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"save: directory {directory!r} of {path!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays, meta)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))      # mkstemp makes it private (0600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(directory)
+    with atomic_write(path, "save") as f:
+        _write_npz(f, arrays, meta)
 
 
 def _write_npz(f, arrays: dict, meta: str) -> None:
     np.savez(f, allow_pickle=False, **arrays, **{META_KEY: np.array(meta)})
-
-
-def _file_mode(path: str) -> int:
-    """The mode the file would have had if opened normally: the old file's, else 0666 − umask."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_dir(directory: str) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories can't be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load(path):

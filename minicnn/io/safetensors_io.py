@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
 
 from ..autograd import Tensor
 from ..backend import to_numpy
+from .atomic import atomic_write
 
 __all__ = ["load_safetensors", "save_safetensors", "safetensors_from_bytes",
            "safetensors_to_bytes", "read_safetensors_metadata", "SafetensorsError"]
@@ -195,17 +195,6 @@ def safetensors_to_bytes(tensors, metadata=None):
 def save_safetensors(tensors, path, metadata=None):
     """Write ``{name: array}`` to ``path`` atomically (a crash leaves the old file intact)."""
     data = safetensors_to_bytes(tensors, metadata)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".safetensors")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "save_safetensors") as f:
+        f.write(data)
     return path

@@ -21,13 +21,13 @@ their distance to a query is the nearest of them.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
+
+from ...io.atomic import atomic_write
 
 __all__ = ["FaceDatabase", "FaceDatabaseError", "Verification", "Identification",
            "squared_distances"]
@@ -282,17 +282,8 @@ class FaceDatabase:
             "names": np.array(self._names, dtype=str).reshape(-1),
             "meta": np.array(json.dumps(self.meta)),
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path, "FaceDatabase.save") as f:
+            np.savez(f, **arrays)
         return path
 
     @classmethod
