@@ -169,7 +169,6 @@ def set_device(device) -> None:
 
 
 def get_device() -> str:
-    global _default_device
     if _default_device is None:
         env = os.environ.get(ENV_DEVICE, "cpu")
         try:

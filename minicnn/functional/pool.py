@@ -312,7 +312,6 @@ class AvgPool(_Pool):
         return xp.asarray((1.0 / N).astype(dtype))
 
     def backward(self, dA):
-        xp = get_array_module(dA)
         share = dA * self.scale                     # every cell of a window gets dA / N
 
         def shared(k, blk, out=None):
