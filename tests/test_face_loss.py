@@ -391,3 +391,82 @@ def test_all_losses_keep_float32():
 
 def test_mining_strategies_listed():
     assert set(F.MINING_STRATEGIES) == {"batch_all", "batch_hard", "semi_hard", "random"}
+
+
+# ------------------------------------------------- margin softmax (CosFace / ArcFace)
+def _margin_reference(f, W, y, s, m, kind):
+    """The loss written out per sample from the definitions (no shared code)."""
+    J = []
+    for f_i, y_i in zip(f, y):
+        c = (f_i / np.linalg.norm(f_i)) @ (W / np.linalg.norm(W, axis=0))
+        z = s * c
+        theta = np.arccos(np.clip(c[y_i], -1, 1))
+        if kind == "cosface":
+            z[y_i] = s * (c[y_i] - m)
+        elif kind == "arcface":
+            z[y_i] = s * (np.cos(theta + m) if theta + m <= np.pi else c[y_i] + np.cos(m) - 1)
+        J.append(np.log(np.exp(z).sum()) - z[y_i])
+    return np.mean(J)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "cosface", "arcface"])
+@given(m=st.integers(1, 6), d=st.integers(2, 5), C=st.integers(2, 5),
+       margin=st.floats(0.0, 0.6), s=st.floats(1.0, 20.0), seed=st.integers(0, 999))
+def test_margin_softmax_loss_reference_and_gradcheck(kind, m, d, C, margin, s, seed):
+    f, W = rand(m, d, seed=seed), rand(d, C, seed=seed + 1)
+    y = np.random.default_rng(seed).integers(0, C, m)
+    J = F.margin_softmax_loss(T(f), T(W), y, s, margin, kind)
+    assert J.item() == pytest.approx(_margin_reference(f, W, y, s, margin, kind), rel=1e-9)
+    mc.gradcheck(lambda a, b: F.margin_softmax_loss(a, b, y, s, margin, kind),
+                 T(f, True), T(W, True))
+
+
+def test_margin_softmax_hand_computed():
+    """Two identities along the axes, an encoding on identity 0's axis: c = (1, 0).
+    CosFace: z = s·(1 − m, 0); ArcFace: z = s·(cos m, 0); softmax: z = s·(1, 0)."""
+    f, W, y, s, m = T([[2., 0.]]), T([[3., 0.], [0., 1.]]), [0], 4.0, 0.5
+    for kind, z0 in [("softmax", 1.0), ("cosface", 0.5), ("arcface", np.cos(0.5))]:
+        z = F.margin_logits(F.cosine_logits(f, W), y, s, m, kind).data
+        np.testing.assert_allclose(z, [[s * z0, 0.0]], atol=1e-12)
+        assert F.margin_softmax_loss(f, W, y, s, m, kind).item() == \
+            pytest.approx(np.log(1 + np.exp(-s * z0)))
+
+
+def test_arcface_past_pi_continues_without_a_jump_and_has_finite_gradients():
+    m = 0.5
+    edge = np.pi - m                          # θ + m = π: where the two pieces meet
+    psi = []
+    for theta in (edge - 1e-7, edge + 1e-7, np.pi):
+        c = T([[np.cos(theta), 0.3]], True)
+        z = F.margin_logits(c, [0], 1.0, m, "arcface")
+        psi.append(z.data[0, 0])
+        ref = np.cos(theta + m) if theta <= edge else np.cos(theta) + np.cos(m) - 1
+        assert z.data[0, 0] == pytest.approx(ref, abs=1e-6)
+        z.sum().backward()
+        assert np.isfinite(c.grad).all()
+    assert abs(psi[0] - psi[1]) < 1e-6 and psi[2] < psi[1]     # continuous, still increasing in c
+
+
+def test_margin_softmax_errors():
+    f, W = T(rand(3, 4)), T(rand(4, 5))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        F.margin_softmax_loss(f, W, [0, 1, 2], kind="sphereface")
+    with pytest.raises(ValueError, match="W \\(d, C\\)"):
+        F.margin_softmax_loss(f, T(rand(3, 5)), [0, 1, 2])
+    with pytest.raises(ValueError, match="labels must be in \\[0, 4\\]"):
+        F.margin_softmax_loss(f, W, [0, 1, 5])
+    with pytest.raises(TypeError, match="integer class indices"):
+        F.margin_softmax_loss(f, W, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="s must be > 0"):
+        F.margin_softmax_loss(f, W, [0, 1, 2], s=0.0)
+    with pytest.raises(ValueError, match="ArcFace margin"):
+        F.margin_softmax_loss(f, W, [0, 1, 2], m=2.0, kind="arcface")
+    assert F.MARGIN_KINDS == ("softmax", "cosface", "arcface")
+
+
+def test_margin_softmax_keeps_float32():
+    f = Tensor(rand(6, 8, seed=1, dtype=np.float32), requires_grad=True)
+    W = Tensor(rand(8, 3, seed=2, dtype=np.float32), requires_grad=True)
+    J = F.margin_softmax_loss(f, W, np.array([0, 1, 2, 0, 1, 2]), kind="arcface")
+    J.backward()
+    assert J.dtype == np.float32 and f.grad.dtype == np.float32 and W.grad.dtype == np.float32

@@ -8,8 +8,9 @@ from minicnn import functional as F
 from minicnn.apps.face import FaceDatabase
 from minicnn.apps.face.encoder import FaceEncoder
 from minicnn.apps.face.protocol import evaluate_unseen, load_faces, split_people
-from minicnn.apps.face.train import (SiameseHead, TrainConfig, augment, pk_batch,
-                                     same_and_different_pairs, train_encoder)
+from minicnn.apps.face.train import (MarginClassifier, SiameseHead, TrainConfig, augment,
+                                     pk_batch, random_zoom, same_and_different_pairs,
+                                     train_encoder)
 from minicnn.autograd import Tensor
 
 
@@ -77,7 +78,11 @@ def test_siamese_head_distance_is_minus_the_logit():
                                 dict(method="triplet", mining="random"),
                                 dict(method="contrastive"),
                                 dict(method="binary", head="abs"),
-                                dict(method="binary", head="chi2")])
+                                dict(method="binary", head="chi2"),
+                                dict(method="classifier", classifier="cosface"),
+                                dict(method="classifier", classifier="arcface"),
+                                dict(method="classifier", classifier="softmax"),
+                                dict(method="triplet", classifier="cosface", cls_weight=0.5)])
 def test_every_objective_trains(kw):
     rng = np.random.default_rng(0)
     proto = rng.random((4, 16, 16, 1))
@@ -90,6 +95,46 @@ def test_every_objective_trains(kw):
     assert all(p.dtype == np.float32 for p in enc.parameters())
     with pytest.raises(ValueError, match="method must be one of"):
         TrainConfig(method="arcface")
+    with pytest.raises(ValueError, match="classifier must be None or one of"):
+        TrainConfig(method="classifier", classifier="sphereface")
+
+
+def test_classifier_labels_and_defaults():
+    cfg = TrainConfig(method="classifier")
+    assert cfg.classifier == "cosface" and cfg.label == "cosface"
+    assert TrainConfig(classifier="arcface").label == "triplet/batch_hard + arcface"
+    head = MarginClassifier(8, 5, "arcface", s=10.0, m=0.3)
+    assert head.W.shape == (8, 5) and len(head.parameters()) == 1
+    f = Tensor(np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32))
+    J = head(f, np.array([0, 1, 2, 4]))
+    assert J.shape == () and np.isfinite(J.item())
+    with pytest.raises(ValueError, match="at least 2 identities"):
+        MarginClassifier(8, 1)
+
+
+def test_random_zoom():
+    rng = np.random.default_rng(0)
+    X = rng.random((3, 12, 10, 1)).astype(np.float32)
+    np.testing.assert_allclose(random_zoom(X, rng, 0.0), X, atol=1e-6)   # scale 1: unchanged
+    Z = random_zoom(X, rng, 0.3)
+    assert Z.shape == X.shape and Z.dtype == X.dtype and not np.allclose(Z, X)
+    assert Z.min() >= X.min() - 1e-6 and Z.max() <= X.max() + 1e-6    # bilinear: no overshoot
+    # a picture constant along each row stays constant along each row when zoomed
+    rows = np.repeat(np.linspace(0, 1, 12)[None, :, None, None], 10, axis=2).astype(np.float32)
+    R = random_zoom(rows, rng, 0.3)
+    np.testing.assert_allclose(R, np.broadcast_to(R[:, :, :1], R.shape), atol=1e-6)
+
+
+def test_encode_flip_averages_a_face_and_its_mirror_image():
+    enc = FaceEncoder((16, 16, 1), width=4)
+    X = np.random.default_rng(0).random((3, 16, 16, 1)).astype(np.float32)
+    E, M = enc.encode(X), enc.encode(X[:, :, ::-1])
+    ref = (E + M) / np.linalg.norm(E + M, axis=1, keepdims=True)
+    np.testing.assert_allclose(enc.encode(X, flip=True), ref, atol=1e-5)
+    # a symmetric face gets the same encoding either way
+    sym = np.concatenate([X[:, :, :8], X[:, :, 7::-1]], axis=2)
+    np.testing.assert_allclose(enc.encode(sym, flip=True), enc.encode(sym), atol=1e-5)
+    assert FaceEncoder((16, 16, 1), width=4, flip_test=True).config["flip_test"] is True
 
 
 def test_evaluate_unseen_on_perfect_encodings():

@@ -17,6 +17,11 @@ What is here, from the bottom up:
 ``contrastive_loss``           pairs: y·d² + (1 − y)·max(margin − d, 0)²
 ``siamese_logits``             the binary head ŷ = σ(Σ_k w_k |f_ik − f_jk| + b) (or χ²)
 ``siamese_loss``               logistic loss of that head on same/different pairs
+``cosine_logits``              c_ij = cos θ_ij between f_i and class weight w_j
+``margin_logits``              z = s·ψ(c): CosFace (c − m) or ArcFace cos(θ + m) on
+                               the true class, s·c on the others
+``margin_softmax_loss``        softmax cross-entropy of those logits over the
+                               training identities (a classifier on the sphere)
 =============================  =====================================================
 
 Sub-gradient convention at a hinge's kink: where the hinge's argument is exactly 0
@@ -36,7 +41,8 @@ from .math import abs as _abs, getitem, matmul
 __all__ = ["l2_normalize", "pairwise_sq_distances", "triplet_loss", "MINING_STRATEGIES",
            "mine_triplets", "batch_all_triplets", "batch_hard_triplets", "semi_hard_triplets",
            "random_triplets", "batch_triplet_loss", "contrastive_loss", "pair_features",
-           "siamese_logits", "siamese_loss"]
+           "siamese_logits", "siamese_loss", "MARGIN_KINDS", "cosine_logits",
+           "margin_logits", "margin_softmax_loss"]
 
 _REDUCTIONS = ("sum", "mean", "none")
 
@@ -432,3 +438,124 @@ def siamese_loss(f1, f2, y, w, b, kind="abs", reduction="mean"):
     y = y.data if isinstance(y, Tensor) else y
     y = get_array_module(z.data).asarray(y).astype(z.dtype)
     return binary_cross_entropy_with_logits(z, y, reduction=reduction)
+
+
+# ---------------------------------------------------- margin softmax (CosFace / ArcFace)
+MARGIN_KINDS = ("softmax", "cosface", "arcface")
+
+
+def cosine_logits(f, W):
+    """c_ij = cos θ_ij = f_i · w_j / (‖f_i‖ ‖w_j‖): how well encoding i points along the
+    weight vector w_j of training identity j. A composition of ``l2_normalize`` and
+    ``matmul``, so its gradient comes for free.
+
+    ======  ==========================
+    f       ``(m, d)`` encodings
+    W       ``(d, C)``, one column per identity
+    c       ``(m, C)``, in [−1, 1]
+    ======  ==========================
+    """
+    f, W = as_tensor(f), as_tensor(W)
+    if f.ndim != 2 or W.ndim != 2 or W.shape[0] != f.shape[1]:
+        raise ValueError(f"cosine_logits: f must be (m, d) and W (d, C), got f {f.shape} and "
+                         f"W {W.shape}")
+    return matmul(l2_normalize(f, axis=1), l2_normalize(W, axis=0))
+
+
+class MarginLogits(Function):
+    """Logits of a classifier on the sphere, with a margin on the true class (CosFace,
+    Wang et al. 2018; ArcFace, Deng et al. 2019).
+
+    From the cosines c_ij and the labels y_i, with t_ij = [j = y_i]:
+
+        z_ij = s · c_ij                  j ≠ y_i
+        z_ij = s · ψ(c_ij)               j = y_i
+
+    =============  =======================================  ==========================
+    ``kind``       ψ(c)                                     ψ'(c)
+    =============  =======================================  ==========================
+    "cosface"      c − m                                    1
+    "arcface"      cos(θ + m), θ = arccos c                 cos m + sin m · c / sin θ
+                   (c + cos m − 1 where θ + m > π)          (1 there)
+    "softmax"      c (no margin: NormFace)                  1
+    =============  =======================================  ==========================
+
+    The true class must beat every other by the margin before the loss lets go of it,
+    so the encodings of one person are pulled into a tight cap around w_y and the caps
+    pushed apart. Past θ + m = π, cos(θ + m) would rise again as θ grows (a wrong
+    direction to learn in), so there ArcFace continues along the line of slope 1
+    through ψ = −1 at θ = π − m, c + cos m − 1: no jump (InsightFace's c − m sin m
+    there jumps down by about m²/2). In ψ', sin θ is
+    kept ≥ 1e-6 so that it stays finite at c = ±1.
+
+    Backward: ∂J/∂c_ij = s · dz_ij · (ψ'(c_ij) if j = y_i else 1). The labels get no
+    gradient.
+
+    ======  ==================================
+    c       ``(m, C)`` cosines in [−1, 1]
+    y       ``(m,)`` integer labels in [0, C)
+    z       ``(m, C)``
+    ======  ==================================
+    """
+
+    def __init__(self, s=16.0, m=0.2, kind="cosface"):
+        self.s, self.m, self.kind = s, m, kind
+
+    def forward(self, c, y):
+        xp = get_array_module(c)
+        one = c.dtype.type
+        self.t = (y[:, None] == xp.arange(c.shape[1])[None, :])
+        c_y = c[self.t]
+        if self.kind == "cosface":
+            psi, dpsi = c_y - one(self.m), xp.ones_like(c_y)
+        elif self.kind == "arcface":
+            cos_m, sin_m = np.cos(self.m), np.sin(self.m)
+            sin_t = xp.sqrt(xp.maximum(1 - c_y * c_y, one(0)))
+            past = c_y < one(np.cos(np.pi - self.m))           # θ + m > π
+            psi = xp.where(past, c_y + one(cos_m - 1), c_y * one(cos_m) - sin_t * one(sin_m))
+            dpsi = xp.where(past, one(1),
+                            one(cos_m) + one(sin_m) * c_y / xp.maximum(sin_t, one(1e-6)))
+        else:
+            psi, dpsi = c_y, xp.ones_like(c_y)
+        self.dpsi = dpsi
+        z = c.copy()
+        z[self.t] = psi
+        return z * one(self.s)
+
+    def backward(self, dz):
+        dc = dz * dz.dtype.type(self.s)
+        dc[self.t] = dc[self.t] * self.dpsi
+        return dc, None
+
+
+def margin_logits(cos, y, s=16.0, m=0.2, kind="cosface"):
+    """z = s·ψ(c) on the true class, s·c elsewhere; see :class:`MarginLogits`."""
+    cos = as_tensor(cos)
+    if kind not in MARGIN_KINDS:
+        raise ValueError(f"margin_logits: kind must be one of {MARGIN_KINDS}, got {kind!r}")
+    if not s > 0:
+        raise ValueError(f"margin_logits: the scale s must be > 0, got {s!r}")
+    if kind == "arcface" and not 0 <= m < np.pi / 2:
+        raise ValueError(f"margin_logits: an ArcFace margin is an angle in [0, π/2), got {m!r}")
+    y = y.data if isinstance(y, Tensor) else y
+    xp = get_array_module(cos.data)
+    y = xp.asarray(y)
+    if cos.ndim != 2 or tuple(y.shape) != (cos.shape[0],):
+        raise ValueError(f"margin_logits: cos must be (m, C) and y (m,), got cos {cos.shape} "
+                         f"and y {tuple(y.shape)}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"margin_logits: y must be integer class indices, got dtype {y.dtype}")
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= cos.shape[1]):
+        raise ValueError(f"margin_logits: labels must be in [0, {cos.shape[1] - 1}], got "
+                         f"[{int(y.min())}, {int(y.max())}]")
+    return MarginLogits(s, m, kind)(cos, Tensor(y))
+
+
+def margin_softmax_loss(f, W, y, s=16.0, m=0.2, kind="cosface", reduction="mean"):
+    """Cross-entropy of the margin logits: J = −(1/m) Σ_i log softmax(z_i)_{y_i}, with
+    z = margin_logits(cosine_logits(f, W), y, s, m, kind). ``W`` ``(d, C)`` holds one
+    learned direction per training identity; ``y`` ``(m,)`` the identity of each
+    encoding, in [0, C)."""
+    from .loss import cross_entropy
+    z = margin_logits(cosine_logits(f, W), y, s, m, kind)
+    return cross_entropy(z, y, reduction=reduction)

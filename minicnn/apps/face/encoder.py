@@ -58,10 +58,12 @@ class FaceEncoder(nn.Module):
         are all positive, so at initialisation every f(x) points about the same way
         and all distances are near 0; centring them spreads the encodings over the
         sphere from the first step (and keeps batch-hard mining from collapsing).
+    flip_test : what ``encode`` does by default: encode each face and its mirror image
+        and average (saved with the model, so a database built on it does the same).
     """
 
     def __init__(self, input_shape=(32, 32, 1), width=16, blocks=(1, 1, 1), embedding_dim=128,
-                 pool="avg", dropout=0.0, neck=True):
+                 pool="avg", dropout=0.0, neck=True, flip_test=False):
         super().__init__()
         n_H, n_W, n_C = (int(v) for v in input_shape)
         if n_C not in (1, 3) or min(n_H, n_W) < 8:
@@ -72,7 +74,9 @@ class FaceEncoder(nn.Module):
             raise ValueError(f"FaceEncoder: pool must be 'avg' or 'flatten', got {pool!r}")
         self.config = dict(input_shape=list(self.input_shape), width=int(width),
                            blocks=[int(b) for b in blocks], embedding_dim=int(embedding_dim),
-                           pool=pool, dropout=float(dropout), neck=bool(neck))
+                           pool=pool, dropout=float(dropout), neck=bool(neck),
+                           flip_test=bool(flip_test))
+        self.flip_test = bool(flip_test)
         stem_stride = 2 if min(n_H, n_W) >= 64 else 1
         self.stem = nn.Sequential(nn.Conv2d(n_C, width, 3, stride=stem_stride, padding=1,
                                             bias=False),
@@ -102,8 +106,14 @@ class FaceEncoder(nn.Module):
         n_H, n_W, n_C = self.input_shape
         return prepare_images(images, (n_H, n_W), n_C)
 
-    def encode(self, images, batch_size=128):
-        """f(x) of each image as a ``(m, embedding_dim)`` NumPy array (eval mode, no graph)."""
+    def encode(self, images, batch_size=128, flip=None):
+        """f(x) of each image as a ``(m, embedding_dim)`` NumPy array (eval mode, no graph).
+
+        ``flip``: test-time augmentation, f(x) + f(mirror image of x) normalised to unit
+        length (a face and its mirror image are the same person; with ``pool="flatten"``
+        the network does not see them the same way, so averaging the two helps).
+        None: the encoder's ``flip_test``."""
+        flip = self.flip_test if flip is None else flip
         X = self.prepare(images)
         was_training = self.training
         self.eval()
@@ -112,6 +122,12 @@ class FaceEncoder(nn.Module):
                 device = self.stem[0].W.device
                 out = [self(Tensor(X[i:i + batch_size], device=device)).numpy()
                        for i in range(0, len(X), batch_size)]
+                if flip:
+                    X = X[:, :, ::-1]
+                    out = [a + self(Tensor(np.ascontiguousarray(X[i:i + batch_size]),
+                                           device=device)).numpy()
+                           for a, i in zip(out, range(0, len(X), batch_size))]
+                    out = [a / np.linalg.norm(a, axis=1, keepdims=True) for a in out]
         finally:
             self.train(was_training)
         return np.concatenate(out).astype(np.float32)

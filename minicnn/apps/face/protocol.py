@@ -115,12 +115,14 @@ def run_split(X, y, config, split_seed=0, n_train=30, n_val=5, tau_from="val",
         val_people = fit_people = train_people
     else:
         raise ValueError(f"run_split: tau_from must be 'val' or 'train', got {tau_from!r}")
+    config = config or TrainConfig()
     fit = np.isin(y, fit_people)
     encoder, head, history = train_encoder(X[fit], y[fit], config, progress=progress)
     dist_fn = _dist_fn(head)
 
     val = np.isin(y, val_people)
-    d_val, same_val = pair_distances(encoder.encode(X[val]), y[val], dist_fn)
+    d_val, same_val = pair_distances(encoder.encode(X[val]), y[val],
+                                     dist_fn)
     tau, _ = best_threshold(d_val, same_val, balanced=True)
 
     test = np.isin(y, test_people)

@@ -10,7 +10,18 @@
                    pairs and as many random different-person pairs
 ``"binary"``       logistic loss of the Siamese head σ(Σ_k w_k φ_k + b) on the
                    same pairs, φ = |f_i − f_j| (``head="abs"``) or χ² (``"chi2"``)
+``"classifier"``   softmax cross-entropy over the training identities, from a
+                   :class:`MarginClassifier` on the encodings (``classifier``:
+                   "cosface", "arcface" or "softmax" — no margin)
 =================  ============================================================
+
+``classifier`` set with ``method="triplet"`` gives the joint objective
+J = J_triplet + ``cls_weight`` · J_classifier. Why both: on 25 training people the
+batch-hard triplets are all past the margin after a few hundred steps and the
+triplet loss stops teaching; the classifier's margin keeps asking every encoding to
+sit closer to its own identity's direction than to all the others', so the encoder
+goes on learning (the encodings are still compared by distance, the classifier is
+thrown away after training).
 
 Why P × K: a triplet needs two photos of one person and one of another, and mining
 needs choice; sampling P people and K photos of each gives every anchor K − 1
@@ -36,10 +47,10 @@ from ...data.transforms import RandomCrop, RandomHorizontalFlip, RandomRotation
 from ...optim import Adam
 from .encoder import FaceEncoder
 
-__all__ = ["TrainConfig", "SiameseHead", "pk_batch", "same_and_different_pairs", "augment",
-           "train_encoder", "METHODS"]
+__all__ = ["TrainConfig", "SiameseHead", "MarginClassifier", "pk_batch",
+           "same_and_different_pairs", "augment", "random_zoom", "train_encoder", "METHODS"]
 
-METHODS = ("triplet", "contrastive", "binary")
+METHODS = ("triplet", "contrastive", "binary", "classifier")
 
 
 @dataclass
@@ -67,6 +78,13 @@ class TrainConfig:
     pool: str = "avg"
     dropout: float = 0.0
     neck: bool = True                  # see FaceEncoder
+    embedding_dim: int = 128
+    classifier: str | None = None      # "cosface", "arcface", "softmax": see MarginClassifier
+    cls_weight: float = 1.0            # weight of the classifier's loss next to the triplet's
+    cls_scale: float = 16.0            # s of the margin softmax
+    cls_margin: float = 0.35           # m (a cosine for CosFace, an angle for ArcFace)
+    zoom: float = 0.0                  # random resized crops: scale in [1 − zoom, 1 + zoom]
+    flip_test: bool = False            # encode x and its mirror image, average (evaluation)
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -76,14 +94,22 @@ class TrainConfig:
         if self.method == "triplet" and self.mining not in F.MINING_STRATEGIES:
             raise ValueError(f"TrainConfig: mining must be one of {F.MINING_STRATEGIES}, got "
                              f"{self.mining!r}")
+        if self.method == "classifier" and self.classifier is None:
+            self.classifier = "cosface"
+        if self.classifier is not None and self.classifier not in F.MARGIN_KINDS:
+            raise ValueError(f"TrainConfig: classifier must be None or one of {F.MARGIN_KINDS}, "
+                             f"got {self.classifier!r}")
         if self.P < 2 or self.K < 2:
             raise ValueError(f"TrainConfig: need P ≥ 2 people and K ≥ 2 photos per batch, got "
                              f"P={self.P}, K={self.K}")
 
     @property
     def label(self):
-        return {"triplet": f"triplet/{self.mining}", "contrastive": "contrastive",
+        if self.method == "classifier":
+            return self.classifier
+        base = {"triplet": f"triplet/{self.mining}", "contrastive": "contrastive",
                 "binary": f"binary head ({self.head})"}[self.method]
+        return base if self.classifier is None else f"{base} + {self.classifier}"
 
     def to_dict(self):
         d = asdict(self)
@@ -121,6 +147,27 @@ class SiameseHead(nn.Module):
         return -(phi @ w + b)
 
 
+class MarginClassifier(nn.Module):
+    """A classifier over the C training identities that lives on the sphere: one learned
+    direction w_j per identity (the columns of W, ``(d, C)``), logits from the cosines
+    between an encoding and each w_j, with a margin on the true class (see
+    :func:`minicnn.functional.margin_softmax_loss`). Used only while training."""
+
+    def __init__(self, dim, n_classes, kind="cosface", s=16.0, m=0.2):
+        super().__init__()
+        if kind not in F.MARGIN_KINDS:
+            raise ValueError(f"MarginClassifier: kind must be one of {F.MARGIN_KINDS}, got "
+                             f"{kind!r}")
+        if n_classes < 2:
+            raise ValueError(f"MarginClassifier: need at least 2 identities, got {n_classes}")
+        self.kind, self.s, self.m = kind, float(s), float(m)
+        self.W = nn.Parameter(nn.init.glorot_uniform((dim, n_classes)))
+
+    def forward(self, f, y):
+        """The loss J of encodings ``f`` ``(m, d)`` with identities ``y`` ``(m,)`` in [0, C)."""
+        return F.margin_softmax_loss(f, self.W, y, self.s, self.m, self.kind)
+
+
 # ------------------------------------------------------------------ batches
 def pk_batch(y, P, K, rng):
     """Indices of P people × K photos each (people chosen among those with ≥ 2 photos;
@@ -150,12 +197,15 @@ def same_and_different_pairs(labels, rng):
     return i[keep], j[keep], same[keep].astype(np.float32)
 
 
-def augment(X, rng, shift=2, rotate=0.0, jitter=0.0):
-    """Random left–right flips, shifts of up to ``shift`` pixels (edges repeated), rotations
+def augment(X, rng, shift=2, rotate=0.0, jitter=0.0, zoom=0.0):
+    """Random left–right flips, rescaling by up to ±``zoom`` (:func:`random_zoom`), shifts
+    of up to ``shift`` pixels (edges repeated), rotations
     of up to ``rotate`` degrees, and brightness/contrast changes x → c·(x − x̄) + x̄ + β with
     c ∈ [1 − jitter, 1 + jitter], β ∈ [−jitter/2, jitter/2]: a face stays the same person
     under all of them, and Olivetti's photos vary in exactly these ways."""
     X = RandomHorizontalFlip(0.5, rng=rng)(X)
+    if zoom:
+        X = random_zoom(X, rng, zoom)
     if rotate:
         X = RandomRotation(rotate, fill=0.0, rng=rng)(X)
     if shift:
@@ -169,6 +219,26 @@ def augment(X, rng, shift=2, rotate=0.0, jitter=0.0):
     return X
 
 
+def random_zoom(X, rng, zoom=0.1):
+    """Random resized crops: each image is scaled about its centre by a factor drawn from
+    [1 − zoom, 1 + zoom] (> 1: a smaller window blown up to the full size; < 1: the face
+    shrinks, edges repeated), read back by bilinear interpolation. For an output pixel
+    at (y, x) from the centre c, the source point is c + (y, x) / scale."""
+    m, n_H, n_W, _ = X.shape
+    scale = rng.uniform(1 - zoom, 1 + zoom, size=(m, 1, 1))
+    c_y, c_x = (n_H - 1) / 2, (n_W - 1) / 2
+    y, x = np.meshgrid(np.arange(n_H) - c_y, np.arange(n_W) - c_x, indexing="ij")
+    y_s = np.clip(y / scale + c_y, 0, n_H - 1)                   # (m, n_H, n_W)
+    x_s = np.clip(x / scale + c_x, 0, n_W - 1)
+    y0 = np.minimum(np.floor(y_s).astype(np.int64), n_H - 2)
+    x0 = np.minimum(np.floor(x_s).astype(np.int64), n_W - 2)
+    a, b = (y_s - y0)[..., None], (x_s - x0)[..., None]
+    i = np.arange(m)[:, None, None]
+    out = ((1 - a) * (1 - b) * X[i, y0, x0] + (1 - a) * b * X[i, y0, x0 + 1]
+           + a * (1 - b) * X[i, y0 + 1, x0] + a * b * X[i, y0 + 1, x0 + 1])
+    return out.astype(X.dtype)
+
+
 # ------------------------------------------------------------------ the loop
 def _lr_at(cfg, step, elapsed):
     if step < cfg.warmup:
@@ -179,10 +249,14 @@ def _lr_at(cfg, step, elapsed):
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
 
 
-def _loss(cfg, f, labels, head, rng):
+def _loss(cfg, f, labels, head, rng, classifier=None, classes=None):
+    if cfg.method == "classifier":
+        return classifier(f, np.searchsorted(classes, labels)), float("nan")
     if cfg.method == "triplet":
         reduction = "mean_active" if cfg.mining == "batch_all" else "mean"
         loss, info = F.batch_triplet_loss(f, labels, cfg.alpha, cfg.mining, reduction, rng)
+        if classifier is not None:
+            loss = loss + cfg.cls_weight * classifier(f, np.searchsorted(classes, labels))
         return loss, info["active"] / max(1, info["triplets"])
     i, j, same = same_and_different_pairs(labels, rng)
     f1, f2 = f[i], f[j]
@@ -208,14 +282,21 @@ def train_encoder(X, y, config=None, encoder=None, progress=False, callback=None
     if encoder is None:
         from ...backend import manual_seed
         manual_seed(cfg.seed)                 # the initial weights depend on the seed only
-        encoder = FaceEncoder(cfg.input_shape, cfg.width, cfg.blocks, pool=cfg.pool,
-                              dropout=cfg.dropout, neck=cfg.neck)
+        encoder = FaceEncoder(cfg.input_shape, cfg.width, cfg.blocks, cfg.embedding_dim,
+                              pool=cfg.pool, dropout=cfg.dropout, neck=cfg.neck,
+                              flip_test=cfg.flip_test)
     X = encoder.prepare(X)
     y = np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"train_encoder: {len(X)} images but {len(y)} labels")
     head = SiameseHead(encoder.embedding_dim, cfg.head) if cfg.method == "binary" else None
-    params = encoder.parameters() + (head.parameters() if head is not None else [])
+    classes = np.unique(y)
+    classifier = None
+    if cfg.method == "classifier" or (cfg.method == "triplet" and cfg.classifier is not None):
+        classifier = MarginClassifier(encoder.embedding_dim, len(classes), cfg.classifier,
+                                      cfg.cls_scale, cfg.cls_margin)
+    params = encoder.parameters() + (head.parameters() if head is not None else []) + \
+        (classifier.parameters() if classifier is not None else [])
     opt = Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     encoder.train()
     history = {"loss": [], "stat": [], "lr": [], "seconds": 0.0, "steps": 0}
@@ -232,9 +313,10 @@ def train_encoder(X, y, config=None, encoder=None, progress=False, callback=None
         for g in opt.param_groups:
             g["lr"] = lr
         idx = pk_batch(y, cfg.P, cfg.K, rng)
-        xb = augment(X[idx], rng, cfg.shift, cfg.rotate, cfg.jitter) if cfg.augment else X[idx]
+        xb = augment(X[idx], rng, cfg.shift, cfg.rotate, cfg.jitter, cfg.zoom) \
+            if cfg.augment else X[idx]
         f = encoder(Tensor(xb))
-        loss, stat = _loss(cfg, f, y[idx], head, rng)
+        loss, stat = _loss(cfg, f, y[idx], head, rng, classifier, classes)
         opt.zero_grad()
         loss.backward()
         opt.step()
