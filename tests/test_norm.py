@@ -83,6 +83,34 @@ def test_batch_norm_compact_backward_equals_the_explicit_formula():
     np.testing.assert_allclose(x.grad, dx, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_in_blocks_on_threads_equals_one_block(monkeypatch, training):
+    """Two rows side by side (N = 30 values of 4 channels as a (15, 8) layout), in
+    blocks of 3 wide rows on two threads: same values, same gradients, same running
+    statistics as one block of one row per value."""
+    from minicnn.functional import _workspace
+    from minicnn.functional.norm import _Wide
+    x, dy = rand(5, 3, 2, 4, seed=1), rand(5, 3, 2, 4, seed=2)
+    gamma, beta = rand(4, seed=3), rand(4, seed=4)
+
+    def run():
+        t = [Tensor(a.copy(), requires_grad=True) for a in (x, gamma, beta)]
+        rm, rv = rand(4, seed=5), 1 + rand(4, seed=6) ** 2
+        y = F.batch_norm(*t, rm, rv, training)
+        y.backward(dy)
+        return [y.data, rm, rv] + [a.grad for a in t]
+    monkeypatch.setattr(_Wide, "WIDTH", 4)
+    whole = run()
+    monkeypatch.setattr(_Wide, "WIDTH", 8)
+    assert _Wide(30, 4, 8, np).shape == (15, 8)
+    monkeypatch.setenv("MINICNN_NUM_THREADS", "2")
+    monkeypatch.setattr(_workspace, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(_workspace, "ELEMENTWISE_BLOCK_BYTES", 3 * 8 * 8)
+    assert len(_workspace.map_rows(lambda r: r, 15, 8 * 8)) == 5
+    for a, b in zip(run(), whole):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_batch_norm_keeps_float32_and_frozen_parameters_get_no_gradient():
     x = Tensor(rand(4, 3, 3, 2, dtype=np.float32), requires_grad=True)
     gamma = Tensor(np.ones(2, np.float32), requires_grad=False)
