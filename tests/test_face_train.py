@@ -112,6 +112,29 @@ def test_classifier_labels_and_defaults():
         MarginClassifier(8, 1)
 
 
+def test_ema_ends_with_the_average_of_the_weights():
+    rng = np.random.default_rng(0)
+    X = rng.random((12, 16, 16, 1)).astype(np.float32)
+    y = np.repeat(np.arange(3), 4)
+    seen = []
+
+    def keep(step, history):            # the weights after each step
+        seen.append([p.data.copy() for p in enc0.parameters()])
+    base = dict(method="classifier", steps=4, P=3, K=2, input_shape=(16, 16, 1), width=4,
+                warmup=1, augment=False)
+    minicnn.manual_seed(0)
+    enc0 = FaceEncoder((16, 16, 1), width=4)
+    w0 = [p.data.copy() for p in enc0.parameters()]
+    enc, _, _ = train_encoder(X, y, TrainConfig(**base, ema=0.5), encoder=enc0, callback=keep)
+    for i, p in enumerate(enc.parameters()):
+        w_bar = w0[i]
+        for weights in seen:
+            w_bar = 0.5 * w_bar + 0.5 * weights[i]
+        np.testing.assert_allclose(p.data, w_bar, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"ema must be in \[0, 1\)"):
+        TrainConfig(ema=1.0)
+
+
 def test_random_zoom():
     rng = np.random.default_rng(0)
     X = rng.random((3, 12, 10, 1)).astype(np.float32)

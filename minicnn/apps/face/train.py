@@ -85,6 +85,7 @@ class TrainConfig:
     cls_margin: float = 0.35           # m (a cosine for CosFace, an angle for ArcFace)
     zoom: float = 0.0                  # random resized crops: scale in [1 − zoom, 1 + zoom]
     flip_test: bool = False            # encode x and its mirror image, average (evaluation)
+    ema: float = 0.0                   # > 0: keep w̄ ← ema·w̄ + (1 − ema)·w, end with w̄
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -99,6 +100,8 @@ class TrainConfig:
         if self.classifier is not None and self.classifier not in F.MARGIN_KINDS:
             raise ValueError(f"TrainConfig: classifier must be None or one of {F.MARGIN_KINDS}, "
                              f"got {self.classifier!r}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"TrainConfig: ema must be in [0, 1), got {self.ema!r}")
         if self.P < 2 or self.K < 2:
             raise ValueError(f"TrainConfig: need P ≥ 2 people and K ≥ 2 photos per batch, got "
                              f"P={self.P}, K={self.K}")
@@ -304,6 +307,9 @@ def train_encoder(X, y, config=None, encoder=None, progress=False, callback=None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=cfg.steps, desc=cfg.label, leave=False)
+    # An exponential moving average of the encoder's weights over the last ~1/(1 − ema)
+    # steps: the weights the run ends with, averaged over the noise of the last batches.
+    shadow = [p.data.copy() for p in encoder.parameters()] if cfg.ema else None
     t0 = time.perf_counter()
     for step in range(cfg.steps):
         elapsed = time.perf_counter() - t0
@@ -320,6 +326,10 @@ def train_encoder(X, y, config=None, encoder=None, progress=False, callback=None
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if shadow is not None:
+            for w_bar, p in zip(shadow, encoder.parameters()):
+                w_bar *= cfg.ema
+                w_bar += (1 - cfg.ema) * p.data
         history["loss"].append(float(loss.item()))
         history["stat"].append(stat)
         history["lr"].append(lr)
@@ -332,5 +342,8 @@ def train_encoder(X, y, config=None, encoder=None, progress=False, callback=None
         bar.close()
     history["seconds"] = time.perf_counter() - t0
     history["steps"] = len(history["loss"])
+    if shadow is not None:
+        for w_bar, p in zip(shadow, encoder.parameters()):
+            p.data[...] = w_bar
     encoder.eval()
     return encoder, head, history
