@@ -35,9 +35,16 @@ def _parser():
     t.add_argument("--data", required=True, help="Olivetti .npz/.pkz, or a folder of "
                    "<person>/<photos>")
     t.add_argument("--out", required=True, help="output folder (encoder.npz, report, plots)")
-    t.add_argument("--method", default="triplet", choices=("triplet", "contrastive", "binary"))
+    t.add_argument("--method", default="triplet",
+                   choices=("triplet", "contrastive", "binary", "classifier"),
+                   help="classifier: a margin softmax over the training people (see --classifier)")
     t.add_argument("--mining", default="batch_hard",
                    choices=("semi_hard", "batch_hard", "batch_all", "random"))
+    t.add_argument("--classifier", default=None, choices=("cosface", "arcface", "softmax"),
+                   help="the margin softmax of --method classifier (default cosface), or "
+                   "added to the triplet loss")
+    t.add_argument("--cls-margin", type=float, default=0.35, help="margin m of --classifier")
+    t.add_argument("--cls-scale", type=float, default=16.0, help="scale s of --classifier")
     t.add_argument("--steps", type=int, default=400)
     t.add_argument("--time-limit", type=float, default=None, help="seconds")
     t.add_argument("--val-people", type=int, default=5, help="people held out to choose τ")
@@ -109,7 +116,8 @@ def train_command(args) -> int:
                       time_limit=args.time_limit, input_shape=(args.input_size,
                                                                args.input_size, 1),
                       width=args.width, P=min(args.P, len(np.unique(y[fit]))), K=args.K,
-                      lr=args.lr, alpha=args.alpha, seed=args.seed)
+                      lr=args.lr, alpha=args.alpha, classifier=args.classifier,
+                      cls_margin=args.cls_margin, cls_scale=args.cls_scale, seed=args.seed)
     say = (lambda *a: None) if args.quiet else print
     say(f"training a {cfg.label} encoder on {int(fit.sum())} photos of "
         f"{len(np.unique(y[fit]))} people; τ from {len(val_people)} "
