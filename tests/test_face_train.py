@@ -231,11 +231,12 @@ def test_cli_smoke(tmp_path, shared_data, capsys):
     assert main(["faces", "train", "--data", str(tmp_path / "train"), "--out",
                  str(tmp_path / "cosface"), "--steps", "2", "--input-size", "16", "--width", "4",
                  "--val-people", "2", "--P", "3", "--K", "2", "--quiet",
-                 "--method", "classifier", "--classifier", "arcface", "--cls-margin", "0.3"]) == 0
+                 "--method", "classifier", "--classifier", "arcface", "--cls-margin", "0.3",
+                 "--pool", "flatten"]) == 0
     import json
     config = json.loads((tmp_path / "cosface" / "report.json").read_text())["config"]
-    assert (config["method"], config["classifier"], config["cls_margin"]) == \
-        ("classifier", "arcface", 0.3)
+    assert (config["method"], config["classifier"], config["cls_margin"], config["pool"]) == \
+        ("classifier", "arcface", 0.3, "flatten")
     _write_people(tmp_path / "new", X, y, [30, 31, 32], 3)
     db = tmp_path / "faces.npz"
     for p in (30, 31):

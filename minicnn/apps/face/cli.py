@@ -50,6 +50,9 @@ def _parser():
     t.add_argument("--val-people", type=int, default=5, help="people held out to choose τ")
     t.add_argument("--input-size", type=int, default=32, help="images are resized to S×S")
     t.add_argument("--width", type=int, default=16)
+    t.add_argument("--pool", default="avg", choices=("avg", "flatten"),
+                   help="global average pooling, or the last feature map flattened (keeps "
+                   "where on the face each feature is)")
     t.add_argument("--P", type=int, default=10, help="people per batch")
     t.add_argument("--K", type=int, default=4, help="photos per person per batch")
     t.add_argument("--lr", type=float, default=3e-3)
@@ -115,7 +118,7 @@ def train_command(args) -> int:
     cfg = TrainConfig(method=args.method, mining=args.mining, steps=args.steps,
                       time_limit=args.time_limit, input_shape=(args.input_size,
                                                                args.input_size, 1),
-                      width=args.width, P=min(args.P, len(np.unique(y[fit]))), K=args.K,
+                      width=args.width, pool=args.pool, P=min(args.P, len(np.unique(y[fit]))), K=args.K,
                       lr=args.lr, alpha=args.alpha, classifier=args.classifier,
                       cls_margin=args.cls_margin, cls_scale=args.cls_scale, seed=args.seed)
     say = (lambda *a: None) if args.quiet else print
