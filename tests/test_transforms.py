@@ -22,6 +22,7 @@ RANDOM = {
     "crop": lambda rng: T.RandomCrop(padding=2, rng=rng),
     "shift": lambda rng: T.ColorShift(0.2, rng=rng),
     "rotation": lambda rng: T.RandomRotation(15, rng=rng),
+    "erasing": lambda rng: T.RandomErasing(0.9, value="random", rng=rng),
     "pca": lambda rng: T.PCAColorAugmentation(rng=rng).fit(_batch((4, 3, 3, 3), seed=1)),
 }
 
@@ -104,6 +105,29 @@ def test_random_crop_cuts_windows_of_the_padded_images():
     assert edge.shape == x.shape and set(np.unique(edge)) <= set(np.unique(x))
     with pytest.raises(ValueError, match="larger than the padded image"):
         T.RandomCrop(size=8)(x)
+
+
+def test_random_erasing_blanks_one_rectangle_of_the_asked_size():
+    x = np.ones((200, 20, 30, 2), np.float32)
+    out = T.RandomErasing(0.5, scale=(0.05, 0.2), ratio=(0.5, 2.0), value=0.0, rng=0)(x)
+    assert np.array_equal(x, np.ones_like(x))                    # the input is left alone
+    erased = out == 0
+    hit = erased.any(axis=(1, 2, 3))
+    assert 0.35 < hit.mean() < 0.65                              # p = 0.5
+    for e in erased[hit]:
+        rows, cols = np.nonzero(e[..., 0])
+        h, w = np.ptp(rows) + 1, np.ptp(cols) + 1
+        assert e[..., 0].sum() == h * w and (e[..., 0] == e[..., 1]).all()   # one rectangle
+        assert 0.5 * 0.05 <= h * w / 600 <= 1.5 * 0.2 and 0.3 <= h / w <= 3.5
+    assert T.RandomErasing(1.0, rng=0)(np.zeros((1, 4, 4, 1), np.uint8)).dtype == np.float32
+    with pytest.raises(ValueError, match="p must be in"):
+        T.RandomErasing(2)
+    with pytest.raises(ValueError, match="scale must be"):
+        T.RandomErasing(scale=(0.5, 0.1))
+    with pytest.raises(ValueError, match="ratio must be"):
+        T.RandomErasing(ratio=(0, 1))
+    with pytest.raises(ValueError, match="value must be"):
+        T.RandomErasing(value="noise")
 
 
 def test_color_shift_adds_one_offset_per_channel():

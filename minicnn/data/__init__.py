@@ -12,7 +12,8 @@ from .collate import default_collate  # noqa: F401
 from .loader import DataLoader  # noqa: F401
 from . import transforms  # noqa: F401
 from .transforms import (ColorShift, Compose, Normalize, PCAColorAugmentation,  # noqa: F401
-                         RandomCrop, RandomHorizontalFlip, RandomRotation, ToFloat)
+                         RandomCrop, RandomErasing, RandomHorizontalFlip, RandomRotation,
+                         ToFloat)
 from .readers import (FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Labelled, TrainTest,  # noqa: F401
                       load_digits, load_fashion_mnist, load_h5_dataset, load_happy_house,
                       load_image_folder, load_mnist, load_olivetti, load_signs, read_idx)

@@ -29,7 +29,7 @@ from .. import backend
 from .dataset import as_generator
 
 __all__ = ["Transform", "Compose", "ToFloat", "Normalize", "RandomHorizontalFlip", "RandomCrop",
-           "ColorShift", "PCAColorAugmentation", "RandomRotation", "rotate"]
+           "RandomErasing", "ColorShift", "PCAColorAugmentation", "RandomRotation", "rotate"]
 
 
 def _float(x):
@@ -169,6 +169,45 @@ class RandomCrop(RandomTransform):
         rows = (top[:, None] + np.arange(h))[:, :, None]       # (m, h, 1)
         cols = (left[:, None] + np.arange(w))[:, None, :]      # (m, 1, w)
         return padded[np.arange(m)[:, None, None], rows, cols]
+
+
+class RandomErasing(RandomTransform):
+    """With probability ``p``, blank a random rectangle of each image (Zhong et al., 2017).
+
+    The rectangle covers a fraction of the image drawn from U(``scale``) with an aspect
+    ratio h/w drawn log-uniformly from ``ratio``, and is filled with ``value`` (a number,
+    or "random" for uniform noise in [0, 1)). A network that must recognise a picture
+    with any part of it missing cannot lean on one small region: a regulariser for
+    small datasets (faces, person re-identification).
+    """
+
+    def __init__(self, p=0.5, scale=(0.02, 0.2), ratio=(0.3, 3.3), value=0.0, rng=None):
+        super().__init__(rng)
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
+        if not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError(f"RandomErasing: scale must be (lo, hi) with 0 < lo ≤ hi ≤ 1, "
+                             f"got {scale}")
+        if not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"RandomErasing: ratio must be (lo, hi) with 0 < lo ≤ hi, got "
+                             f"{ratio}")
+        if value != "random" and not isinstance(value, (int, float)):
+            raise ValueError(f"RandomErasing: value must be a number or 'random', got {value!r}")
+        self.p, self.scale, self.ratio, self.value = p, tuple(scale), tuple(ratio), value
+
+    def apply(self, batch):
+        out = _float(batch).copy()
+        m, n_H, n_W, n_C = out.shape
+        rng = self.rng
+        for i in np.nonzero(rng.random(m) < self.p)[0]:
+            area = rng.uniform(*self.scale) * n_H * n_W
+            aspect = np.exp(rng.uniform(np.log(self.ratio[0]), np.log(self.ratio[1])))
+            h = int(min(n_H, max(1, round(np.sqrt(area * aspect)))))
+            w = int(min(n_W, max(1, round(np.sqrt(area / aspect)))))
+            top, left = rng.integers(0, n_H - h + 1), rng.integers(0, n_W - w + 1)
+            fill = rng.random((h, w, n_C)) if self.value == "random" else self.value
+            out[i, top:top + h, left:left + w] = fill
+        return out
 
 
 class ColorShift(RandomTransform):

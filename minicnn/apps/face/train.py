@@ -43,7 +43,7 @@ import numpy as np
 from ... import functional as F
 from ... import nn
 from ...autograd import Tensor
-from ...data.transforms import RandomCrop, RandomHorizontalFlip, RandomRotation
+from ...data.transforms import RandomCrop, RandomErasing, RandomHorizontalFlip, RandomRotation
 from ...optim import Adam
 from .encoder import FaceEncoder
 
@@ -84,6 +84,7 @@ class TrainConfig:
     cls_scale: float = 16.0            # s of the margin softmax
     cls_margin: float = 0.35           # m (a cosine for CosFace, an angle for ArcFace)
     zoom: float = 0.0                  # random resized crops: scale in [1 − zoom, 1 + zoom]
+    erase: float = 0.0                 # probability of random erasing (see augment)
     flip_test: bool = False            # encode x and its mirror image, average (evaluation)
     ema: float = 0.0                   # > 0: keep w̄ ← ema·w̄ + (1 − ema)·w, end with w̄
     seed: int = 0
@@ -200,12 +201,14 @@ def same_and_different_pairs(labels, rng):
     return i[keep], j[keep], same[keep].astype(np.float32)
 
 
-def augment(X, rng, shift=2, rotate=0.0, jitter=0.0, zoom=0.0):
+def augment(X, rng, shift=2, rotate=0.0, jitter=0.0, zoom=0.0, erase=0.0):
     """Random left–right flips, rescaling by up to ±``zoom`` (:func:`random_zoom`), shifts
     of up to ``shift`` pixels (edges repeated), rotations
     of up to ``rotate`` degrees, and brightness/contrast changes x → c·(x − x̄) + x̄ + β with
     c ∈ [1 − jitter, 1 + jitter], β ∈ [−jitter/2, jitter/2]: a face stays the same person
-    under all of them, and Olivetti's photos vary in exactly these ways."""
+    under all of them, and Olivetti's photos vary in exactly these ways. With ``erase``
+    > 0, that fraction of the images also gets a random rectangle blanked
+    (:class:`~minicnn.data.RandomErasing`)."""
     X = RandomHorizontalFlip(0.5, rng=rng)(X)
     if zoom:
         X = random_zoom(X, rng, zoom)
@@ -219,6 +222,8 @@ def augment(X, rng, shift=2, rotate=0.0, jitter=0.0, zoom=0.0):
         beta = rng.uniform(-jitter / 2, jitter / 2, (m, 1, 1, 1)).astype(X.dtype)
         mean = X.mean(axis=(1, 2, 3), keepdims=True)
         X = np.clip(c * (X - mean) + mean + beta, 0, 1)
+    if erase:
+        X = RandomErasing(erase, value="random", rng=rng)(X)
     return X
 
 
@@ -319,7 +324,7 @@ def train_encoder(X, y, config=None, encoder=None, progress=False, callback=None
         for g in opt.param_groups:
             g["lr"] = lr
         idx = pk_batch(y, cfg.P, cfg.K, rng)
-        xb = augment(X[idx], rng, cfg.shift, cfg.rotate, cfg.jitter, cfg.zoom) \
+        xb = augment(X[idx], rng, cfg.shift, cfg.rotate, cfg.jitter, cfg.zoom, cfg.erase) \
             if cfg.augment else X[idx]
         f = encoder(Tensor(xb))
         loss, stat = _loss(cfg, f, y[idx], head, rng, classifier, classes)
