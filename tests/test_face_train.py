@@ -103,6 +103,7 @@ def test_classifier_labels_and_defaults():
     cfg = TrainConfig(method="classifier")
     assert cfg.classifier == "cosface" and cfg.label == "cosface"
     assert TrainConfig(classifier="arcface").label == "triplet/batch_hard + arcface"
+    assert TrainConfig(method="classifier", pool="flatten").label == "cosface, flatten"
     head = MarginClassifier(8, 5, "arcface", s=10.0, m=0.3)
     assert head.W.shape == (8, 5) and len(head.parameters()) == 1
     f = Tensor(np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32))

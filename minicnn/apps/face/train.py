@@ -110,10 +110,12 @@ class TrainConfig:
     @property
     def label(self):
         if self.method == "classifier":
-            return self.classifier
-        base = {"triplet": f"triplet/{self.mining}", "contrastive": "contrastive",
-                "binary": f"binary head ({self.head})"}[self.method]
-        return base if self.classifier is None else f"{base} + {self.classifier}"
+            base = self.classifier
+        else:
+            base = {"triplet": f"triplet/{self.mining}", "contrastive": "contrastive",
+                    "binary": f"binary head ({self.head})"}[self.method]
+            base = base if self.classifier is None else f"{base} + {self.classifier}"
+        return base if self.pool == "avg" else f"{base}, {self.pool}"
 
     def to_dict(self):
         d = asdict(self)
