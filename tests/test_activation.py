@@ -70,20 +70,13 @@ def test_float32_stays_float32(op):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("blocks", [False, True])
-def test_relus_in_blocks_on_threads(monkeypatch, dtype, blocks):
-    """The block-and-thread path (tiny blocks here) and the whole-array path (a strided
-    view) both give max(0, z), min(max(0, z), 6) and the masked gradients, with the
-    kinks at 0 and 6 getting 0 and a NaN staying NaN."""
-    from minicnn.functional import _workspace
-    if blocks:
-        monkeypatch.setenv("MINICNN_NUM_THREADS", "2")
-        monkeypatch.setattr(_workspace, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(_workspace, "ELEMENTWISE_BLOCK_BYTES", 7 * np.dtype(dtype).itemsize)
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_relus_at_the_kinks_and_on_nan(dtype, order):
+    """max(0, z), min(max(0, z), 6) and the masked gradients, on contiguous and strided
+    arrays: the kinks at 0 and 6 get a zero gradient and a NaN stays NaN."""
     z = np.random.default_rng(0).normal(0, 5, size=(3, 5, 4)).astype(dtype)
     z[0, 0, :3] = [0, 6, np.nan]
-    if not blocks:
-        z = np.asfortranarray(z)
+    z = np.asarray(z, order=order)
     dA = np.random.default_rng(1).normal(size=z.shape).astype(dtype)
     for op, ref, inside in [(F.relu, np.maximum(z, 0), z > 0),
                             (F.relu6, np.minimum(np.maximum(z, 0), 6), (z > 0) & (z < 6))]:

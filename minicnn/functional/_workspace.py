@@ -20,9 +20,7 @@ habits fix it:
   Measured on a 2-core machine: a training step of a small 5-conv network went
   from about 8,200 minor page faults to 4, and ran 15–20 % faster.
 
-Elementwise work (the depthwise path, batch norm, the ReLUs) is also split over
-threads, in blocks (:func:`map_rows`) small enough that the several passes an op makes
-over one block find it still in the cache: NumPy
+Elementwise work (the depthwise path) is also split over threads: NumPy
 releases the GIL inside its loops, so two threads on two cores run two blocks
 at once. ``MINICNN_NUM_THREADS`` sets how many (default: the usable cores).
 
@@ -41,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 __all__ = ["workspace", "clear_workspaces", "workspace_nbytes", "tune_malloc", "parallel_map",
-           "map_rows", "num_threads", "BLOCK_BYTES", "ELEMENTWISE_BLOCK_BYTES"]
+           "num_threads", "BLOCK_BYTES", "ELEMENTWISE_BLOCK_BYTES"]
 
 #: Size in bytes of one block of im2col columns on the CPU. Each block is one GEMM, and
 #: each GEMM wakes and joins BLAS's threads, which on a busy machine costs milliseconds:
@@ -146,23 +144,3 @@ def parallel_map(fn, items) -> list:
     if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < n:
         _pool, _pool_pid = ThreadPoolExecutor(n, thread_name_prefix="minicnn"), os.getpid()
     return list(_pool.map(fn, items))
-
-
-#: Below this many bytes an elementwise op runs as one call: handing blocks to threads
-#: costs tens of microseconds, more than a small array takes.
-PARALLEL_MIN_BYTES = 256 << 10
-
-
-def map_rows(fn, n_rows: int, row_bytes: int, xp=np) -> list:
-    """``fn(rows)`` for slices ``rows`` that cut ``range(n_rows)`` into blocks of about
-    ``ELEMENTWISE_BLOCK_BYTES`` (``row_bytes`` per row), run by :func:`parallel_map`;
-    returns the results in order. One block (``slice(None)``) on the GPU or for a
-    small array. ``fn`` must write only its own rows of any output.
-    """
-    total = n_rows * row_bytes
-    if xp is not np or total < PARALLEL_MIN_BYTES or n_rows < 2:
-        return [fn(slice(None))]
-    per_block = max(1, ELEMENTWISE_BLOCK_BYTES // max(row_bytes, 1))
-    n_blocks = max(min(num_threads(), n_rows), -(-n_rows // per_block))
-    edges = [n_rows * i // n_blocks for i in range(n_blocks + 1)]
-    return parallel_map(fn, [slice(a, b) for a, b in zip(edges, edges[1:]) if b > a])

@@ -5,77 +5,32 @@ All are elementwise except softmax and log_softmax, which act along ``axis``
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import Function, as_tensor
 from ..backend import get_array_module
-from ._workspace import map_rows
 
 __all__ = ["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax"]
-
-
-def _blockwise(*arrays):
-    """True for C-contiguous NumPy arrays: the ops below then run in blocks of their
-    flattened views, on threads (:func:`_flat_blocks`); else (CuPy, strided views)
-    as whole-array ops."""
-    return all(isinstance(v, np.ndarray) and v.flags.c_contiguous for v in arrays)
-
-
-def _flat_blocks(fn, a):
-    """``fn(r)`` over blocks ``r`` of ``a.reshape(-1)``: see :func:`map_rows`."""
-    map_rows(fn, a.size, a.dtype.itemsize)
-
-
-def _mask_grad(dA, mask):
-    """dA ⊙ mask for a boolean mask. Read as int8, the mask multiplies about twice as
-    fast as a bool array does (NumPy's bool → float cast is the slow part)."""
-    if not _blockwise(dA, mask):
-        return dA * mask
-    out = np.empty_like(dA)
-    d, m, o = dA.reshape(-1), mask.reshape(-1).view(np.int8), out.reshape(-1)
-    _flat_blocks(lambda r: np.multiply(d[r], m[r], out=o[r]), dA)
-    return out
 
 
 class ReLU(Function):
     """a = max(0, z).  ∂J/∂z = dA ⊙ [z > 0]."""
 
     def forward(self, z):
-        if not _blockwise(z):
-            self.mask = z > 0
-            return z * self.mask
-        a, self.mask = np.empty_like(z), np.empty(z.shape, bool)
-        zf, af, mf = z.reshape(-1), a.reshape(-1), self.mask.reshape(-1)
-
-        def run(r):
-            np.greater(zf[r], 0, out=mf[r])
-            np.clip(zf[r], 0, np.inf, out=af[r])         # clip's loop beats maximum's
-        _flat_blocks(run, z)
-        return a
+        self.mask = z > 0
+        return z * self.mask
 
     def backward(self, dA):
-        return _mask_grad(dA, self.mask)
+        return dA * self.mask
 
 
 class ReLU6(Function):
     """a = min(max(0, z), 6) (MobileNet).  ∂J/∂z = dA ⊙ [0 < z < 6]."""
 
     def forward(self, z):
-        if not _blockwise(z):
-            self.mask = (z > 0) & (z < 6)
-            return get_array_module(z).clip(z, 0, 6)
-        a, self.mask = np.empty_like(z), np.empty(z.shape, bool)
-        zf, af, mf = z.reshape(-1), a.reshape(-1), self.mask.reshape(-1)
-
-        def run(r):
-            np.clip(zf[r], 0, 6, out=af[r])
-            np.greater(zf[r], 0, out=mf[r])
-            mf[r] &= zf[r] < 6
-        _flat_blocks(run, z)
-        return a
+        self.mask = (z > 0) & (z < 6)
+        return get_array_module(z).clip(z, 0, 6)
 
     def backward(self, dA):
-        return _mask_grad(dA, self.mask)
+        return dA * self.mask
 
 
 class LeakyReLU(Function):
