@@ -14,6 +14,7 @@ and the training losses.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -60,6 +61,21 @@ def table(summaries, wall):
     return "\n".join(rows) + f"\n\nTotal wall time: {wall / 60:.1f} min."
 
 
+def overrides(pairs):
+    """``["erase=0.5", "pool=flatten"]`` → ``{"erase": 0.5, "pool": "flatten"}``."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in TrainConfig.__dataclass_fields__:
+            raise SystemExit(f"--set: expected KEY=VALUE with KEY a TrainConfig field, got "
+                             f"{pair!r}")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
 def machine():
     import os
     import platform
@@ -81,6 +97,9 @@ def main(argv=None):
     ap.add_argument("--tau-from", default="val", choices=("val", "train"))
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--jobs", type=int, default=2, help="trainings run at once (processes)")
+    ap.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="other TrainConfig fields for every method, e.g. erase=0.5 seed=1 "
+                    "pool=flatten (values are Python literals; bare words are strings)")
     ap.add_argument("--out", default="docs/face")
     args = ap.parse_args(argv)
 
@@ -89,9 +108,10 @@ def main(argv=None):
     for name in args.methods:
         method = {"steps": 400} | METHODS[name] | ({} if args.steps is None else
                                                     {"steps": args.steps})
-        cfg = TrainConfig(**method, time_limit=args.time_limit,
-                          input_shape=(args.input_size, args.input_size, 1), width=args.width,
-                          augment=not args.no_augment)
+        settings = dict(time_limit=args.time_limit, width=args.width,
+                        input_shape=(args.input_size, args.input_size, 1),
+                        augment=not args.no_augment)
+        cfg = TrainConfig(**(method | settings | overrides(args.set)))
         configs[cfg.label] = cfg
     t0 = time.perf_counter()
     results = {"pixels, no training": [pixel_baseline(X, y, s) for s in args.splits]}
