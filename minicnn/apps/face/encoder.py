@@ -110,9 +110,9 @@ class FaceEncoder(nn.Module):
         """f(x) of each image as a ``(m, embedding_dim)`` NumPy array (eval mode, no graph).
 
         ``flip``: test-time augmentation, f(x) + f(mirror image of x) normalised to unit
-        length (a face and its mirror image are the same person; with ``pool="flatten"``
-        the network does not see them the same way, so averaging the two helps).
-        None: the encoder's ``flip_test``."""
+        length (a face and its mirror image are the same person, but with
+        ``pool="flatten"`` the network does not see them the same way). On Olivetti it
+        did not help (docs/face/margin/report.md). None: the encoder's ``flip_test``."""
         flip = self.flip_test if flip is None else flip
         X = self.prepare(images)
         was_training = self.training

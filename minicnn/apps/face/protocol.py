@@ -121,8 +121,7 @@ def run_split(X, y, config, split_seed=0, n_train=30, n_val=5, tau_from="val",
     dist_fn = _dist_fn(head)
 
     val = np.isin(y, val_people)
-    d_val, same_val = pair_distances(encoder.encode(X[val]), y[val],
-                                     dist_fn)
+    d_val, same_val = pair_distances(encoder.encode(X[val]), y[val], dist_fn)
     tau, _ = best_threshold(d_val, same_val, balanced=True)
 
     test = np.isin(y, test_people)
