@@ -18,6 +18,7 @@ import ast
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,9 @@ def main(argv=None):
     ap.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                     help="other TrainConfig fields for every method, e.g. erase=0.5 seed=1 "
                     "pool=flatten (values are Python literals; bare words are strings)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="train every method once per seed on every split and pool the runs "
+                    "(default: one run, the config's seed)")
     ap.add_argument("--out", default="docs/face")
     args = ap.parse_args(argv)
 
@@ -112,11 +116,18 @@ def main(argv=None):
                         input_shape=(args.input_size, args.input_size, 1),
                         augment=not args.no_augment)
         cfg = TrainConfig(**(method | settings | overrides(args.set)))
-        configs[cfg.label] = cfg
+        for seed in args.seeds or [cfg.seed]:
+            configs[(cfg.label, seed)] = replace(cfg, seed=seed)
     t0 = time.perf_counter()
     results = {"pixels, no training": [pixel_baseline(X, y, s) for s in args.splits]}
-    results.update(run_protocol(X, y, configs, split_seeds=args.splits, tau_from=args.tau_from,
-                                jobs=args.jobs, log=lambda line: print(line, flush=True)))
+    runs = run_protocol(X, y, {f"{label} (seed {seed})" if args.seeds else label: cfg
+                               for (label, seed), cfg in configs.items()},
+                        split_seeds=args.splits, tau_from=args.tau_from, jobs=args.jobs,
+                        log=lambda line: print(line, flush=True))
+    for ((label, seed), _), rs in zip(configs.items(), runs.values()):
+        for r in rs:
+            r["train_seed"] = seed
+        results.setdefault(label, []).extend(rs)     # seeds × splits pooled per method
     wall = time.perf_counter() - t0
     summaries = {label: summarise(rs) for label, rs in results.items()}
     report = table(summaries, wall)
@@ -146,7 +157,8 @@ def main(argv=None):
         f"\n\nSplits {args.splits}: 30 people for training, 10 never seen; τ chosen on "
         + ("5 of the 30 held out of training" if args.tau_from == "val" else
            "pairs of the training people") +
-        ". Mean ± std over the splits. One-shot: enrol 1 photo of each of the 10, identify "
+        (f"; training seeds {args.seeds}. Mean ± std over the splits × seeds" if args.seeds
+         else ". Mean ± std over the splits") + ". One-shot: enrol 1 photo of each of the 10, identify "
         "the other 9 (chance 0.1); open set: enrol 5, the other 5 must be turned away; "
         "verification: all 4,950 pairs of the 10 people's photos.\n\n" + report +
         f"\n\nBest: {best}.\n\n{machine()}, {args.jobs} training run(s) at a time, one BLAS "
@@ -154,11 +166,12 @@ def main(argv=None):
     (out / "results.json").write_text(json.dumps({
         "settings": settings, "wall_seconds": wall,
         "summary": {k: {m: list(v) for m, v in s.items()} for k, s in summaries.items()},
-        "per_split": {label: [{k: r[k] for k in ("split_seed", "one_shot_rank1",
+        "per_split": {label: [{k: r[k] for k in ("split_seed", "train_seed", "one_shot_rank1",
                                                    "one_shot_at_tau", "open_set_rejection",
                                                    "open_set_recognised",
                                                    "verification_accuracy", "auc", "eer",
-                                                   "tau", "steps", "train_seconds")}
+                                                   "tau", "steps", "train_seconds")
+                               if k in r}
                               for r in rs] for label, rs in results.items()}}, indent=1))
     print(f"\nbest: {best}; wrote {out}/report.md, results.json and PNGs")
     return 0

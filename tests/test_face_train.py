@@ -266,3 +266,30 @@ def test_cli_smoke(tmp_path, shared_data, capsys):
     assert "corrupt or truncated" in capsys.readouterr().err
     assert main(["faces", "identify", probe, "--db", str(tmp_path / "none.npz")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_protocol_script_pools_seeds_and_splits(tmp_path, shared_data):
+    """scripts/face_protocol.py end to end on a tiny encoder: one method, two training
+    seeds, one split, pooled into one row; --set reaches TrainConfig."""
+    import importlib.util
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scripts" / "face_protocol.py"
+    spec = importlib.util.spec_from_file_location("face_protocol", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "out"
+    assert script.main(["--data", str(shared_data / "olivetti_faces.npz"), "--methods",
+                        "cosface", "--splits", "0", "--seeds", "0", "1", "--steps", "2",
+                        "--input-size", "16", "--width", "4", "--jobs", "1",
+                        "--set", "P=5", "erase=0.5", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    runs = results["per_split"]["cosface, flatten"]
+    assert [(r["split_seed"], r["train_seed"]) for r in runs] == [(0, 0), (0, 1)]
+    assert runs[0]["one_shot_rank1"] != runs[1]["one_shot_rank1"] or \
+        runs[0]["auc"] != runs[1]["auc"]                        # two different encoders
+    assert "training seeds [0, 1]" in (out / "report.md").read_text()
+    assert script.overrides(["erase=0.5", "pool=flatten", "classifier=None"]) == \
+        {"erase": 0.5, "pool": "flatten", "classifier": None}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        script.overrides(["nonsense=1"])
