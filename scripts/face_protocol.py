@@ -158,8 +158,9 @@ def main(argv=None):
         + ("5 of the 30 held out of training" if args.tau_from == "val" else
            "pairs of the training people") +
         (f"; training seeds {args.seeds}. Mean ± std over the splits × seeds" if args.seeds
-         else ". Mean ± std over the splits") + ". One-shot: enrol 1 photo of each of the 10, identify "
-        "the other 9 (chance 0.1); open set: enrol 5, the other 5 must be turned away; "
+         else ". Mean ± std over the splits") +
+        ". One-shot: enrol 1 photo of each of the 10, identify the other 9 (chance 0.1); "
+        "open set: enrol 5, the other 5 must be turned away; "
         "verification: all 4,950 pairs of the 10 people's photos.\n\n" + report +
         f"\n\nBest: {best}.\n\n{machine()}, {args.jobs} training run(s) at a time, one BLAS "
         "thread each.\n")

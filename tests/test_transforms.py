@@ -130,6 +130,18 @@ def test_random_erasing_blanks_one_rectangle_of_the_asked_size():
         T.RandomErasing(value="noise")
 
 
+def test_zoom_reads_the_scaled_source_point():
+    """On a ramp I[i, j] = j the bilinear read is exact: the output at column j is
+    c + (j − c)/scale, clamped to the image (edges repeated)."""
+    ramp = np.tile(np.arange(9, dtype=np.float64), (5, 1))[None, :, :, None].repeat(2, 0)
+    out = T.zoom(ramp, [2.0, 0.5])
+    c = 4.0
+    np.testing.assert_allclose(out[0, 2, :, 0], c + (np.arange(9) - c) / 2, atol=1e-12)
+    np.testing.assert_allclose(out[1, 2, :, 0], np.clip(c + (np.arange(9) - c) * 2, 0, 8),
+                               atol=1e-12)
+    np.testing.assert_allclose(T.zoom(ramp, 1.0), ramp, atol=1e-12)
+
+
 def test_color_shift_adds_one_offset_per_channel():
     x = _batch((50, 4, 4, 3))
     out = T.ColorShift(0.1, rng=0)(x)

@@ -29,7 +29,8 @@ from .. import backend
 from .dataset import as_generator
 
 __all__ = ["Transform", "Compose", "ToFloat", "Normalize", "RandomHorizontalFlip", "RandomCrop",
-           "RandomErasing", "ColorShift", "PCAColorAugmentation", "RandomRotation", "rotate"]
+           "RandomErasing", "ColorShift", "PCAColorAugmentation", "RandomRotation", "rotate",
+           "zoom", "bilinear_sample"]
 
 
 def _float(x):
@@ -309,6 +310,32 @@ def rotate(images, angles, fill=0.0):
     # quarter turns copy pixels instead of blending in a neighbour with weight 1e-16.
     x_s = np.where(np.abs(x_s - np.round(x_s)) < 1e-9, np.round(x_s), x_s)
     y_s = np.where(np.abs(y_s - np.round(y_s)) < 1e-9, np.round(y_s), y_s)
+    return bilinear_sample(images, y_s, x_s, fill)
+
+
+def zoom(images, scales):
+    """Scale each image of ``images`` (m, n_H, n_W, n_C) about its centre by ``scales``
+    (m,): > 1 blows a smaller window up to the full size, < 1 shrinks the picture, with
+    the edge pixels repeated around it. The output pixel at (y, x) from the centre c
+    reads the source point c + (y, x) / scale (clamped to the image) by bilinear
+    interpolation (see :func:`bilinear_sample`)."""
+    images = _float(np.asarray(images))
+    m, n_H, n_W, _ = images.shape
+    scale = np.broadcast_to(np.asarray(scales, dtype=np.float64), (m,))[:, None, None]
+    c_y, c_x = (n_H - 1) / 2, (n_W - 1) / 2
+    y, x = np.meshgrid(np.arange(n_H) - c_y, np.arange(n_W) - c_x, indexing="ij")
+    y_s = np.clip(y / scale + c_y, 0, n_H - 1)                      # (m, n_H, n_W)
+    x_s = np.clip(x / scale + c_x, 0, n_W - 1)
+    return bilinear_sample(images, y_s, x_s)
+
+
+def bilinear_sample(images, y_s, x_s, fill=0.0):
+    """``images`` (m, n_H, n_W, n_C) read at the points (``y_s``, ``x_s``), each
+    (m, n_H', n_W'), by bilinear interpolation: with y₀ = ⌊y_s⌋, x₀ = ⌊x_s⌋,
+    a = y_s − y₀, b = x_s − x₀,
+    value = (1−a)(1−b) I[y₀, x₀] + (1−a) b I[y₀, x₀+1] + a (1−b) I[y₀+1, x₀] + a b I[y₀+1, x₀+1],
+    where a pixel outside the image counts as ``fill``."""
+    m, n_H, n_W, _ = images.shape
     y0, x0 = np.floor(y_s).astype(np.int64), np.floor(x_s).astype(np.int64)
     a, b = (y_s - y0)[..., None], (x_s - x0)[..., None]
     batch_index = np.arange(m)[:, None, None]

@@ -37,7 +37,8 @@ def _parser():
     t.add_argument("--out", required=True, help="output folder (encoder.npz, report, plots)")
     t.add_argument("--method", default="triplet",
                    choices=("triplet", "contrastive", "binary", "classifier"),
-                   help="classifier: a margin softmax over the training people (see --classifier)")
+                   help="classifier: a margin softmax over the training people "
+                   "(see --classifier)")
     t.add_argument("--mining", default="batch_hard",
                    choices=("semi_hard", "batch_hard", "batch_all", "random"))
     t.add_argument("--classifier", default=None, choices=("cosface", "arcface", "softmax"),
@@ -118,7 +119,8 @@ def train_command(args) -> int:
     cfg = TrainConfig(method=args.method, mining=args.mining, steps=args.steps,
                       time_limit=args.time_limit, input_shape=(args.input_size,
                                                                args.input_size, 1),
-                      width=args.width, pool=args.pool, P=min(args.P, len(np.unique(y[fit]))), K=args.K,
+                      width=args.width, pool=args.pool,
+                      P=min(args.P, len(np.unique(y[fit]))), K=args.K,
                       lr=args.lr, alpha=args.alpha, classifier=args.classifier,
                       cls_margin=args.cls_margin, cls_scale=args.cls_scale, seed=args.seed)
     say = (lambda *a: None) if args.quiet else print

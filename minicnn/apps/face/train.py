@@ -43,7 +43,8 @@ import numpy as np
 from ... import functional as F
 from ... import nn
 from ...autograd import Tensor
-from ...data.transforms import RandomCrop, RandomErasing, RandomHorizontalFlip, RandomRotation
+from ...data.transforms import (RandomCrop, RandomErasing, RandomHorizontalFlip, RandomRotation,
+                                zoom as zoom_images)
 from ...optim import Adam
 from .encoder import FaceEncoder
 
@@ -230,23 +231,10 @@ def augment(X, rng, shift=2, rotate=0.0, jitter=0.0, zoom=0.0, erase=0.0):
 
 
 def random_zoom(X, rng, zoom=0.1):
-    """Random resized crops: each image is scaled about its centre by a factor drawn from
+    """Random resized crops: each image scaled about its centre by a factor drawn from
     [1 − zoom, 1 + zoom] (> 1: a smaller window blown up to the full size; < 1: the face
-    shrinks, edges repeated), read back by bilinear interpolation. For an output pixel
-    at (y, x) from the centre c, the source point is c + (y, x) / scale."""
-    m, n_H, n_W, _ = X.shape
-    scale = rng.uniform(1 - zoom, 1 + zoom, size=(m, 1, 1))
-    c_y, c_x = (n_H - 1) / 2, (n_W - 1) / 2
-    y, x = np.meshgrid(np.arange(n_H) - c_y, np.arange(n_W) - c_x, indexing="ij")
-    y_s = np.clip(y / scale + c_y, 0, n_H - 1)                   # (m, n_H, n_W)
-    x_s = np.clip(x / scale + c_x, 0, n_W - 1)
-    y0 = np.minimum(np.floor(y_s).astype(np.int64), n_H - 2)
-    x0 = np.minimum(np.floor(x_s).astype(np.int64), n_W - 2)
-    a, b = (y_s - y0)[..., None], (x_s - x0)[..., None]
-    i = np.arange(m)[:, None, None]
-    out = ((1 - a) * (1 - b) * X[i, y0, x0] + (1 - a) * b * X[i, y0, x0 + 1]
-           + a * (1 - b) * X[i, y0 + 1, x0] + a * b * X[i, y0 + 1, x0 + 1])
-    return out.astype(X.dtype)
+    shrinks, edges repeated); see :func:`minicnn.data.transforms.zoom`."""
+    return zoom_images(X, rng.uniform(1 - zoom, 1 + zoom, size=len(X))).astype(X.dtype)
 
 
 # ------------------------------------------------------------------ the loop
