@@ -83,28 +83,6 @@ def test_batch_norm_compact_backward_equals_the_explicit_formula():
     np.testing.assert_allclose(x.grad, dx, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_wide_layout_equals_one_row_per_value(monkeypatch, training):
-    """N = 30 values of 4 channels laid out as (15, 8) or (3, 40): same values, same
-    gradients, same running statistics as the (30, 4) layout."""
-    from minicnn.functional.norm import _Wide
-    x, dy = rand(5, 3, 2, 4, seed=1), rand(5, 3, 2, 4, seed=2)
-    gamma, beta = rand(4, seed=3), rand(4, seed=4)
-
-    def run(width):
-        monkeypatch.setattr(_Wide, "WIDTH", width)
-        t = [Tensor(a.copy(), requires_grad=True) for a in (x, gamma, beta)]
-        rm, rv = rand(4, seed=5), 1 + rand(4, seed=6) ** 2
-        y = F.batch_norm(*t, rm, rv, training)
-        y.backward(dy)
-        return [y.data, rm, rv] + [a.grad for a in t]
-    assert _Wide(30, 4, np).shape == (1, 120) and _Wide(7, 4, np).shape == (1, 28)
-    whole = run(4)
-    for width in (8, 40):
-        for a, b in zip(run(width), whole):
-            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-
-
 def test_batch_norm_keeps_float32_and_frozen_parameters_get_no_gradient():
     x = Tensor(rand(4, 3, 3, 2, dtype=np.float32), requires_grad=True)
     gamma = Tensor(np.ones(2, np.float32), requires_grad=False)

@@ -57,30 +57,29 @@ class BatchNorm(Function):
         self.shape = x.shape
         n_C = x.shape[-1]
         n = x.size // n_C                  # N values per channel
-        if (self.training or self.running_mean is None) and n < 2 and self.training:
+        if self.training and n < 2:
             raise ValueError(f"batch_norm: training needs more than one value per channel "
                              f"to estimate a variance, got x of shape {self.shape}; use a "
                              "larger batch or eval mode")
-        self.wide = wide = _Wide(n, n_C, xp)
-        x = x.reshape(wide.shape)
+        x = x.reshape(n, n_C)              # every statistic is a column reduction
         if self.training or self.running_mean is None:
-            mu = wide.fold(x.sum(axis=0)) / n
-            xc = x - wide.tile(mu)
-            var = wide.fold(xp.einsum("ij,ij->j", xc, xc)) / n   # Σ (x − μ)², no temporary
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = xp.einsum("ij,ij->j", xc, xc) / n      # Σ (x − μ)² without a temporary
             self.batch_stats = True
             if self.training and self.running_mean is not None:
                 self._update_running(mu, var, n)
         else:
-            xc = x - wide.tile(self.running_mean.astype(x.dtype, copy=False))
+            xc = x - self.running_mean.astype(x.dtype, copy=False)
             var = self.running_var.astype(x.dtype, copy=False)
             self.batch_stats = False
         self.inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))
         # y = γ x̂ + β = (x − μ)·(γ/√(σ² + ε)) + β: x̂ itself is never stored
         self.scale = self.inv_std if gamma is None else gamma * self.inv_std
         self.xc = xc                       # x − μ, kept for the backward pass
-        y = xc * wide.tile(self.scale)
+        y = xc * self.scale
         if beta is not None:
-            y += wide.tile(beta)
+            y += beta
         return y.reshape(self.shape)
 
     def _update_running(self, mu, var, n):
@@ -94,54 +93,27 @@ class BatchNorm(Function):
     def backward(self, dy):
         xp = get_array_module(dy)
         need_x, need_gamma, need_beta = self.needs_input_grad
-        xc, wide = self.xc, self.wide
+        xc = self.xc
         dy = dy.reshape(xc.shape)
-        n = wide.n
+        n = xc.shape[0]
         full = need_x and self.batch_stats
         dgamma = dbeta = dx = None
         if need_gamma or need_beta or full:
             # ∂J/∂β = Σ dy and ∂J/∂γ = Σ dy ⊙ x̂ = (1/√(σ² + ε)) Σ dy ⊙ (x − μ)
-            dbeta = wide.fold(dy.sum(axis=0))
-            dgamma = wide.fold(xp.einsum("ij,ij->j", dy, xc)) * self.inv_std
+            dbeta = dy.sum(axis=0)
+            dgamma = xp.einsum("ij,ij->j", dy, xc) * self.inv_std
         if need_x:
             if self.batch_stats:
                 # scale·(dy − mean(dy) − x̂·mean(dy ⊙ x̂)) with mean(dy) = ∂J/∂β / N,
                 # mean(dy ⊙ x̂) = ∂J/∂γ / N and x̂ = (x − μ)/√(σ² + ε); in place, one array
-                dx = xc * wide.tile(-dgamma * self.inv_std / n)
+                dx = xc * (-dgamma * self.inv_std / n)
                 dx += dy
-                dx -= wide.tile(dbeta / n)
-                dx *= wide.tile(self.scale)
+                dx -= dbeta / n
+                dx *= self.scale
             else:
-                dx = dy * wide.tile(self.scale)
+                dx = dy * self.scale
             dx = dx.reshape(self.shape)
         return dx, (dgamma if need_gamma else None), (dbeta if need_beta else None)
-
-
-class _Wide:
-    """The (N, n_C) values of batch norm laid out k rows side by side, as (N/k, k·n_C).
-
-    Why: with n_C = 64, say, every per-channel operation (x − μ, x·scale, a column
-    sum) is N short loops of 64 values, and NumPy's overhead per loop costs about as
-    much as the arithmetic. Side by side, the loops are k·n_C long (k is the largest
-    divisor of N with k·n_C ≤ ``WIDTH``) and per-channel vectors are tiled k times; a
-    column sum of the wide layout is folded back to n_C by adding its k pieces.
-    Measured on MobileNetV2's and a ResNet's shapes: forward + backward 0–17 % faster.
-    """
-
-    WIDTH = 4096
-
-    def __init__(self, n, n_C, xp):
-        self.n, self.n_C, self.xp = n, n_C, xp
-        self.k = next(k for k in range(max(1, min(n, self.WIDTH // n_C)), 0, -1) if n % k == 0)
-        self.shape = (n // self.k, self.k * n_C)
-
-    def tile(self, v):
-        """A per-channel vector ``(n_C,)`` repeated for the k rows side by side."""
-        return v if self.k == 1 else self.xp.tile(v, self.k)
-
-    def fold(self, total):
-        """The per-channel ``(n_C,)`` of a column sum ``(k·n_C,)`` of the wide layout."""
-        return total.reshape(self.k, self.n_C).sum(axis=0)
 
 
 class Dropout(Function):
