@@ -164,33 +164,39 @@ def _mul_into(out, xs, w, w_rows, tmp):
         xp.add(o, t, out=o)
 
 
-def depthwise_forward(x, W, g: Geometry):
-    """Z[…, c·k + j] = Σ_offsets x_pad[window + offset, c] · W[offset, 0, c·k + j], k = n_C / n_C_prev.
+def _letters(nd: int):
+    """einsum letters for the windows view: rows (m, *n_out) and kernel offsets (*f)."""
+    return "mpqr"[:nd + 1], "uvw"[:nd]
 
-    One multiply-add per kernel offset over shifted views of x: no im2col, no GEMM.
-    Blocks of examples run on parallel threads (each pads its own examples).
+
+def depthwise_forward(x, W, g: Geometry, b=None):
+    """Z[…, c·k + j] = Σ_offsets x_pad[window + offset, c] · W[offset, 0, c·k + j] + b[c·k + j]
+
+    with k = n_C / n_C_prev (b optional). One einsum per block of examples over the
+    windows view of the padded block (no im2col copy, no GEMM): NumPy's
+    sum-of-products loop multiplies and adds in one pass per kernel offset, where a
+    multiply and an add would take two. Blocks of examples run on parallel threads
+    (each pads its own examples, and adds the bias while its block of Z is in cache).
     """
     xp = get_array_module(x)
     m, C, n_C = x.shape[0], x.shape[-1], W.shape[-1]
-    mult, nd = n_C // C, g.nd
-    Wk = W.reshape(-1, C, mult)
-    W_rows = xp.tile(Wk[:, :, 0], (1, g.n_out[-1])) if mult == 1 else None
+    mult = n_C // C
+    rows, kern = _letters(g.nd)
     Z = xp.empty((m,) + g.n_out + (n_C,), x.dtype)
-    inner = (slice(None),) * (nd + 1)
+    if mult == 1:
+        spec, Wk = f"{rows}{kern}c,{kern}c->{rows}c", W.reshape(g.f + (C,))
+    else:
+        spec, Wk = f"{rows}{kern}c,{kern}cj->{rows}cj", W.reshape(g.f + (C, mult))
 
     def run(block):
         win = window_view(pad_into(x[block], g.pads, "pad"), g)       # (mb, *n_out, *f, C)
         Zb = Z[block]
-        tmp = workspace("depthwise", Zb.shape, x.dtype, xp) if mult == 1 else None
-        Z5 = Zb.reshape(Zb.shape[:-1] + (C, mult))
-        for i, k in enumerate(_offsets(g)):
-            xs = win[inner + k]
-            if mult == 1:
-                _mul_into(Zb, xs, Wk[i, :, 0], W_rows[i], None if i == 0 else tmp)
-            elif i == 0:
-                Z5[...] = xs[..., None] * Wk[i]
-            else:
-                Z5 += xs[..., None] * Wk[i]
+        if xp is np:
+            xp.einsum(spec, win, Wk, out=Zb.reshape(Zb.shape[:-1] + Wk.shape[g.nd:]))
+        else:                                   # CuPy's einsum has no out=
+            Zb[...] = xp.einsum(spec, win, Wk).reshape(Zb.shape)
+        if b is not None:
+            Zb += b
     parallel_map(run, _depthwise_blocks(xp, x.shape, g, n_C, x.dtype.itemsize))
     return Z
 
@@ -249,7 +255,7 @@ def _depthwise_dW(x, dZ, g: Geometry, W_shape):
     xp = get_array_module(dZ)
     C, n_C = x.shape[-1], W_shape[-1]
     mult, nd = n_C // C, g.nd
-    rows, kern = "mpqr"[:nd + 1], "uvw"[:nd]           # einsum letters: (m, *n_out), f
+    rows, kern = _letters(nd)
 
     def run(block):
         win = window_view(pad_into(x[block], g.pads, "pad"), g)      # (mb, *n_out, *f, C)

@@ -161,9 +161,8 @@ class ConvNd(Function):
         self.depthwise = self.groups == x.shape[-1] and self.groups > 1
         self.x, self.W = x, W
         if self.depthwise:
-            Z = depthwise_forward(x, W, self.g)
-        else:
-            Z, _ = conv_gemm(x, W, self.g, self.groups)
+            return depthwise_forward(x, W, self.g, b)
+        Z, _ = conv_gemm(x, W, self.g, self.groups)
         if b is not None:
             Z += b
         return Z
