@@ -169,20 +169,11 @@ def _letters(nd: int):
     return "mpqr"[:nd + 1], "uvw"[:nd]
 
 
-def depthwise_forward(x, W, g: Geometry, b=None):
-    """Z[…, c·k + j] = Σ_offsets x_pad[window + offset, c] · W[offset, 0, c·k + j] + b[c·k + j]
-
-    with k = n_C / n_C_prev (b optional). One einsum per block of examples over the
-    windows view of the padded block (no im2col copy, no GEMM): NumPy's
-    sum-of-products loop multiplies and adds in one pass per kernel offset, where a
-    multiply and an add would take two. Blocks of examples run on parallel threads
-    (each pads its own examples, and adds the bias while its block of Z is in cache).
-    """
+def _depthwise_block(x, W, g: Geometry, Z, b=None):
+    """The work of :func:`depthwise_forward` on one block of examples, as a function."""
     xp = get_array_module(x)
-    m, C, n_C = x.shape[0], x.shape[-1], W.shape[-1]
-    mult = n_C // C
+    C, mult = x.shape[-1], W.shape[-1] // x.shape[-1]
     rows, kern = _letters(g.nd)
-    Z = xp.empty((m,) + g.n_out + (n_C,), x.dtype)
     if mult == 1:
         spec, Wk = f"{rows}{kern}c,{kern}c->{rows}c", W.reshape(g.f + (C,))
     else:
@@ -197,24 +188,67 @@ def depthwise_forward(x, W, g: Geometry, b=None):
             Zb[...] = xp.einsum(spec, win, Wk).reshape(Zb.shape)
         if b is not None:
             Zb += b
-    parallel_map(run, _depthwise_blocks(xp, x.shape, g, n_C, x.dtype.itemsize))
+    return run
+
+
+def depthwise_forward(x, W, g: Geometry, b=None):
+    """Z[…, c·k + j] = Σ_offsets x_pad[window + offset, c] · W[offset, 0, c·k + j] + b[c·k + j]
+
+    with k = n_C / n_C_prev (b optional). One einsum per block of examples over the
+    windows view of the padded block (no im2col copy, no GEMM): NumPy's
+    sum-of-products loop multiplies and adds in one pass per kernel offset, where a
+    multiply and an add would take two. Blocks of examples run on parallel threads
+    (each pads its own examples, and adds the bias while its block of Z is in cache).
+    """
+    xp = get_array_module(x)
+    Z = xp.empty((x.shape[0],) + g.n_out + (W.shape[-1],), x.dtype)
+    parallel_map(_depthwise_block(x, W, g, Z, b),
+                 _depthwise_blocks(xp, x.shape, g, W.shape[-1], x.dtype.itemsize))
     return Z
 
 
-def depthwise_backward(x, W, dZ, g: Geometry, need_dx: bool, need_dW: bool):
-    """The gradients of :func:`depthwise_forward`: (dx or None, dW or None)."""
-    C, mult = x.shape[-1], W.shape[-1] // x.shape[-1]
-    dx = dW = None
-    if need_dx:
-        full = _full_padding(g) if mult == 1 else None
-        if full is not None:     # stride 1: a depthwise conv of the padded dZ, flipped kernel
-            dx = depthwise_forward(dZ, flipped_transposed_weight(W, C),
-                                   Geometry(g.n_out, g.f, g.s, g.d, full, g.n_in))
-        else:
-            dx = _depthwise_dx(dZ, W, g, x.shape)
-    if need_dW:
-        dW = _depthwise_dW(x, dZ, g, W.shape)
-    return dx, dW
+def depthwise_backward(x, W, dZ, g: Geometry, need_dx: bool, need_dW: bool,
+                       need_db: bool = False):
+    """The gradients of :func:`depthwise_forward`: (dx, dW, db), each None unless needed.
+
+    With stride 1, dx is a depthwise conv of the padded dZ with the flipped kernel; it,
+    the block's part of dW and of db = Σ dZ are computed in one pass over blocks of
+    examples on the threads, while the block of dZ is in the cache. With strides, dx is
+    a strided add per kernel offset (:func:`_depthwise_dx`), a pass of its own.
+    """
+    xp = get_array_module(dZ)
+    C, mult, nd = x.shape[-1], W.shape[-1] // x.shape[-1], g.nd
+    full = _full_padding(g) if need_dx and mult == 1 else None
+    dx = _depthwise_dx(dZ, W, g, x.shape) if need_dx and full is None else None
+    if full is not None:
+        dx = xp.empty(x.shape, dZ.dtype)
+        dx_block = _depthwise_block(dZ, flipped_transposed_weight(W, C),
+                                    Geometry(g.n_out, g.f, g.s, g.d, full, g.n_in), dx)
+    rows, kern = _letters(nd)
+
+    def run(block):
+        if full is not None:
+            dx_block(block)
+        dZb = dZ[block]
+        dW = db = None
+        if need_dW:          # dW[offset, c, j] = Σ_rows x_pad[window + offset, c] dZ[…, c, j]
+            win = window_view(pad_into(x[block], g.pads, "pad"), g)  # (mb, *n_out, *f, C)
+            dW = xp.einsum(f"{rows}{kern}c,{rows}cj->{kern}cj", win,
+                           dZb.reshape(dZb.shape[:-1] + (C, mult)))
+        if need_db:
+            db = dZb.sum(axis=tuple(range(nd + 1)))
+        return dW, db
+    if full is None and not (need_dW or need_db):
+        return dx, None, None
+    parts = parallel_map(run, _depthwise_blocks(xp, x.shape, g, W.shape[-1], x.dtype.itemsize))
+    dW = _sum_in_order([p[0] for p in parts]).reshape(W.shape) if need_dW else None
+    db = _sum_in_order([p[1] for p in parts]) if need_db else None
+    return dx, dW, db
+
+
+def _sum_in_order(parts):
+    """The blocks' parts added in block order, whichever thread ran them: reproducible."""
+    return sum(parts[1:], parts[0])
 
 
 def _depthwise_dx(dZ, W, g: Geometry, x_shape):
@@ -247,19 +281,3 @@ def _depthwise_dx(dZ, W, g: Geometry, x_shape):
             dx[block] = canvas[interior(g.pads, canvas.shape[:1] + g.n_in + (C,))]
     parallel_map(run, _depthwise_blocks(xp, x_shape, g, n_C, dZ.dtype.itemsize))
     return dx
-
-
-def _depthwise_dW(x, dZ, g: Geometry, W_shape):
-    """dW[offset, 0, c·k + j] = Σ_{i, o} x_pad[i, o·s + offset·d, c] · dZ[i, o, c·k + j]:
-    one einsum per block over the windows view (no copy)."""
-    xp = get_array_module(dZ)
-    C, n_C = x.shape[-1], W_shape[-1]
-    mult, nd = n_C // C, g.nd
-    rows, kern = _letters(nd)
-
-    def run(block):
-        win = window_view(pad_into(x[block], g.pads, "pad"), g)      # (mb, *n_out, *f, C)
-        dZb = dZ[block].reshape(dZ[block].shape[:-1] + (C, mult))
-        return xp.einsum(f"{rows}{kern}c,{rows}cj->{kern}cj", win, dZb)
-    parts = parallel_map(run, _depthwise_blocks(xp, x.shape, g, n_C, dZ.dtype.itemsize))
-    return sum(parts[1:], parts[0]).reshape(W_shape)

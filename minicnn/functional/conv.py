@@ -169,14 +169,13 @@ class ConvNd(Function):
 
     def backward(self, dZ):
         need_x, need_W, need_b = self.needs_input_grad
+        if self.depthwise:                      # db too, in the same pass over dZ
+            return depthwise_backward(self.x, self.W, dZ, self.g, need_x, need_W, need_b)
         dx = dW = db = None
-        if self.depthwise and (need_x or need_W):
-            dx, dW = depthwise_backward(self.x, self.W, dZ, self.g, need_x, need_W)
-        else:
-            if need_x:
-                dx = conv_transpose_gemm(dZ, self.W, self.g, self.x.shape, self.groups)
-            if need_W:
-                dW = conv_gemm(self.x, self.W, self.g, self.groups, want_Z=False, dZ=dZ)[1]
+        if need_x:
+            dx = conv_transpose_gemm(dZ, self.W, self.g, self.x.shape, self.groups)
+        if need_W:
+            dW = conv_gemm(self.x, self.W, self.g, self.groups, want_Z=False, dZ=dZ)[1]
         if need_b:
             db = dZ.sum(axis=tuple(range(dZ.ndim - 1)))
         return dx, dW, db
