@@ -322,3 +322,23 @@ def test_bad_hyper_parameters_raise_clear_errors():
         F.conv_transpose2d(Tensor(rand(1, 3, 3, 4)), W)
     with pytest.raises(ValueError, match="padding 2 \\+ 2 along n_H is larger"):
         F.conv_transpose2d(Tensor(rand(1, 1, 3, 2)), Tensor(rand(1, 1, 6, 2)), padding=2)
+
+
+def test_depthwise_rows_view_is_the_windows_with_pixels_and_channels_merged():
+    """Stride 1 along n_W: the windows as rows of n_W'·C values (einsum's fast loop);
+    stride 2: no such view, and the per-pixel path runs (both checked against the loops)."""
+    from minicnn.functional._conv_engine import _row_windows
+    from minicnn.functional.im2col import conv_geometry, pad_into, window_view
+    x = rand(2, 6, 7, 3)
+    for s, expect_rows in ((1, True), ((1, 2), False)):
+        g = conv_geometry(x.shape[1:-1], 3, s, 1, 1, "test")
+        win = window_view(pad_into(x, g.pads, "pad"), g)
+        rows = _row_windows(win, g)
+        assert (rows is not None) == expect_rows
+        if rows is not None:           # rows[i, h, u, v, w·C + c] = win[i, h, w, u, v, c]
+            np.testing.assert_array_equal(
+                rows, win.transpose(0, 1, 3, 4, 2, 5).reshape(rows.shape))
+        W = rand(3, 3, 1, 3, seed=1)
+        np.testing.assert_allclose(
+            F.conv2d(Tensor(x), Tensor(W), stride=s, padding=1, groups=3).numpy(),
+            ref.conv(x, W, None, s if isinstance(s, tuple) else (s, s), 1, 1, 3), atol=1e-12)

@@ -169,6 +169,22 @@ def _letters(nd: int):
     return "mpqr"[:nd + 1], "uvw"[:nd]
 
 
+def _row_windows(win, g: Geometry):
+    """The windows view (mb, *n_out, *f, C) with its last output axis and C merged into one
+    axis of rows (mb, *n_out[:-1], *f, n_out[-1]·C), when the stride along the last axis
+    is 1 (output w + 1 then starts C values after output w); else None.
+
+    einsum's inner loop then runs along a whole row (n_W'·C values) instead of the C
+    values of one pixel, about twice as fast.
+    """
+    st, C, nd = win.strides, win.shape[-1], g.nd
+    if g.s[-1] != 1 or st[-1] != win.itemsize or st[nd] != C * win.itemsize:
+        return None
+    shape = win.shape[:nd] + g.f + (g.n_out[-1] * C,)
+    strides = st[:nd] + st[nd + 1:2 * nd + 1] + (st[-1],)
+    return get_array_module(win).lib.stride_tricks.as_strided(win, shape, strides)
+
+
 def _depthwise_block(x, W, g: Geometry, Z, b=None):
     """The work of :func:`depthwise_forward` on one block of examples, as a function."""
     xp = get_array_module(x)
@@ -176,13 +192,18 @@ def _depthwise_block(x, W, g: Geometry, Z, b=None):
     rows, kern = _letters(g.nd)
     if mult == 1:
         spec, Wk = f"{rows}{kern}c,{kern}c->{rows}c", W.reshape(g.f + (C,))
+        row_spec = f"{rows[:-1]}{kern}l,{kern}l->{rows[:-1]}l"
+        W_rows = xp.tile(Wk, g.n_out[-1])               # (*f, n_W'·C): W repeated per pixel
     else:
         spec, Wk = f"{rows}{kern}c,{kern}cj->{rows}cj", W.reshape(g.f + (C, mult))
 
     def run(block):
         win = window_view(pad_into(x[block], g.pads, "pad"), g)       # (mb, *n_out, *f, C)
         Zb = Z[block]
-        if xp is np:
+        win_rows = _row_windows(win, g) if mult == 1 and xp is np else None
+        if win_rows is not None:
+            xp.einsum(row_spec, win_rows, W_rows, out=Zb.reshape(win_rows.shape[:g.nd] + (-1,)))
+        elif xp is np:
             xp.einsum(spec, win, Wk, out=Zb.reshape(Zb.shape[:-1] + Wk.shape[g.nd:]))
         else:                                   # CuPy's einsum has no out=
             Zb[...] = xp.einsum(spec, win, Wk).reshape(Zb.shape)
@@ -233,8 +254,14 @@ def depthwise_backward(x, W, dZ, g: Geometry, need_dx: bool, need_dW: bool,
         dW = db = None
         if need_dW:          # dW[offset, c, j] = Σ_rows x_pad[window + offset, c] dZ[…, c, j]
             win = window_view(pad_into(x[block], g.pads, "pad"), g)  # (mb, *n_out, *f, C)
-            dW = xp.einsum(f"{rows}{kern}c,{rows}cj->{kern}cj", win,
-                           dZb.reshape(dZb.shape[:-1] + (C, mult)))
+            win_rows = _row_windows(win, g) if mult == 1 and xp is np else None
+            if win_rows is not None:     # per pixel of the last axis, then summed over it
+                dW = xp.einsum(f"{rows[:-1]}{kern}l,{rows[:-1]}l->{kern}l", win_rows,
+                               dZb.reshape(win_rows.shape[:nd] + (-1,)))
+                dW = dW.reshape(g.f + (g.n_out[-1], C, 1)).sum(axis=nd)
+            else:
+                dW = xp.einsum(f"{rows}{kern}c,{rows}cj->{kern}cj", win,
+                               dZb.reshape(dZb.shape[:-1] + (C, mult)))
         if need_db:
             db = dZb.sum(axis=tuple(range(nd + 1)))
         return dW, db
