@@ -37,18 +37,38 @@ def import_torch(threads: int):
     return torch
 
 
+def add_timing_args(p, repeat: int = 7) -> None:
+    """The timing options of the benchmarks against PyTorch: --repeat, --threads, --cold."""
+    p.add_argument("--repeat", type=int, default=repeat)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cold", action="store_true",
+                   help="time the first call after each pause instead of a warm call "
+                        "(see interleaved_ms)")
+
+
+def timing(args) -> str:
+    """How the medians were taken, for a table's header line."""
+    return (f"{args.threads} threads, median of {args.repeat} "
+            + ("first calls after a pause" if args.cold else "warm calls"))
+
+
 def median_ms(fn, repeat: int = 7, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` in milliseconds, after ``warmup`` untimed calls."""
-    return interleaved_ms({"fn": fn}, repeat, warmup, cooldown=0)["fn"]
+    return interleaved_ms({"fn": fn}, repeat, warmup, cooldown=0, warm=False)["fn"]
 
 
-def interleaved_ms(fns: dict, repeat: int = 7, warmup: int = 1, cooldown: float = 0.15) -> dict:
+def interleaved_ms(fns: dict, repeat: int = 7, warmup: int = 1, cooldown: float = 0.15,
+                   warm: bool = True) -> dict:
     """Median milliseconds of each function in ``fns`` (name → callable; None is skipped),
     timed in turn, round after round.
 
-    ``cooldown`` seconds pass between two timed calls: after a call, OpenBLAS's and
+    ``cooldown`` seconds pass before each contender's turn: after a call, OpenBLAS's and
     OpenMP's worker threads keep spinning for a while (OpenBLAS: ~0.1 s), and would
-    otherwise slow down whichever contender runs next.
+    otherwise slow down whichever contender runs next. With ``warm`` (the default) each
+    turn is an untimed call and then the timed one, so the time is that of a call in a
+    loop, as in training (threads awake, caches warm); with ``warm=False`` it is the
+    first call after the pause, which on a virtual machine can cost a threaded op many
+    milliseconds more (idle cores take a while to run again).
     """
     fns = {k: f for k, f in fns.items() if f is not None}
     for f in fns.values():
@@ -58,6 +78,8 @@ def interleaved_ms(fns: dict, repeat: int = 7, warmup: int = 1, cooldown: float 
     for _ in range(repeat):
         for k, f in fns.items():
             time.sleep(cooldown)
+            if warm:
+                f()
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)

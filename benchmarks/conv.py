@@ -2,13 +2,16 @@
 
     python benchmarks/conv.py                            # the whole table (a minute or two)
     python benchmarks/conv.py --rows resnet depthwise --repeat 11
+    python benchmarks/conv.py --cold                     # first calls after a pause
     MINICNN_MALLOPT=0 python benchmarks/conv.py          # without the allocator setting
 
 Each row times, in float32, the forward pass and the forward + backward pass (the
 gradients a network needs at that layer: the first layer needs none for its input, style
 transfer none for its frozen weights), as the median of ``--repeat`` runs. minicnn and
 PyTorch (``--threads`` threads each, 2 by default) are timed in turn, run after run, so
-load from other processes hits both alike. PyTorch runs in its default NCHW layout and
+load from other processes hits both alike; each timed call follows an untimed one, as
+in a training loop (``--cold`` times the first call after a pause instead, see
+``_common.interleaved_ms``). PyTorch runs in its default NCHW layout and
 in channels-last (NHWC, minicnn's layout); the ratio is minicnn over the faster of the two.
 GFLOP/s counts 2 flops per multiply-add of the passes that ran.
 """
@@ -21,8 +24,8 @@ import sys
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (fmt, import_torch, interleaved_ms, limit_threads, machine,  # noqa: E402
-                     print_table, traced_peak_bytes)
+from _common import (add_timing_args, fmt, import_torch, interleaved_ms,  # noqa: E402
+                     limit_threads, machine, print_table, timing, traced_peak_bytes)
 
 
 @dataclass
@@ -65,8 +68,7 @@ def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", nargs="+", default=[r.key for r in ROWS],
                    choices=[r.key for r in ROWS])
-    p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--threads", type=int, default=2)
+    add_timing_args(p, repeat=7)
     p.add_argument("--no-torch", action="store_true", help="time minicnn alone")
     return p.parse_args()
 
@@ -207,7 +209,7 @@ def page_faults(row: Row, runs: int = 5) -> float:
 
 def main():
     rng = np.random.default_rng(0)
-    print(f"minicnn conv benchmark: float32, {ARGS.threads} threads, median of {ARGS.repeat}; "
+    print(f"minicnn conv benchmark: float32, {timing(ARGS)}; "
           f"{machine()}; numpy {np.__version__}"
           + (f", torch {torch.__version__}" if torch else ", torch not installed")
           + f"; allocator tuned: {_workspace.tune_malloc()}")
@@ -222,7 +224,7 @@ def main():
                         + ["—"] * 5)
             continue
         ms = interleaved_ms({k: c.get(k) for k in ("fwd", "fwd+bwd", "torch NCHW", "torch NHWC")},
-                            ARGS.repeat)
+                            ARGS.repeat, warm=not ARGS.cold)
         _, fl = flops(row, c["out_shape"])
         best = min([ms[k] for k in ("torch NCHW", "torch NHWC") if k in ms], default=None)
         rows.append([row.name, row.shape, fmt(ms["fwd"]), fmt(ms["fwd+bwd"]),

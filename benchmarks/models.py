@@ -27,8 +27,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (fmt, import_torch, interleaved_ms, limit_threads, machine,  # noqa: E402
-                     print_table)
+from _common import (add_timing_args, fmt, import_torch, interleaved_ms,  # noqa: E402
+                     limit_threads, machine, print_table, timing)
 
 MODELS = {"resnet50": (64, 3), "mobilenet_v2": (96, 3), "course_resnet": (64, 3)}
 
@@ -38,8 +38,7 @@ def parse():
     p.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2"],
                    choices=list(MODELS))
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
+    add_timing_args(p, repeat=5)
     p.add_argument("--no-torch", action="store_true", help="time minicnn alone")
     return p.parse_args()
 
@@ -262,7 +261,7 @@ def closures(name, x, y):
 def main():
     rng = np.random.default_rng(0)
     print(f"minicnn model benchmark: training step (forward + backward), float32, batch "
-          f"{ARGS.batch}, {ARGS.threads} threads, median of {ARGS.repeat}; {machine()}; "
+          f"{ARGS.batch}, {timing(ARGS)}; {machine()}; "
           f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch
                                        else ", torch not installed"))
     rows = []
@@ -272,7 +271,7 @@ def main():
         y = rng.integers(0, 6, ARGS.batch)
         c = closures(name, x, y)
         ms = interleaved_ms({k: c.get(k) for k in ("minicnn", "torch NCHW", "torch NHWC")},
-                            ARGS.repeat)
+                            ARGS.repeat, warm=not ARGS.cold)
         best = min([ms[k] for k in ("torch NCHW", "torch NHWC") if k in ms], default=None)
         rows.append([name, f"{ARGS.batch}×{n}×{n}×{n_C}", f"{c['params']:,}",
                      fmt(ms["minicnn"], ".0f"), fmt(ms.get("torch NCHW"), ".0f"),

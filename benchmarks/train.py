@@ -22,8 +22,7 @@ import _common as C
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=9)
+    C.add_timing_args(p, repeat=9)
     p.add_argument("--batch", type=int, default=64)
     return p.parse_args()
 
@@ -176,14 +175,14 @@ def overhead_us():
 
 def main():
     m = ARGS.batch
-    print(f"training step (forward + backward + Adam), batch {m}, float32, {ARGS.threads} "
-          f"threads; {C.machine()}")
+    print(f"training step (forward + backward + Adam), batch {m}, float32, {C.timing(ARGS)}; "
+          f"{C.machine()}")
     rows = []
     for name, shape in CASES:
         fns = {"minicnn": minicnn_step(name, shape, m)}
         if torch is not None:
             fns["torch"] = torch_step(name, shape, m)
-        ms = C.interleaved_ms(fns, repeat=ARGS.repeat, warmup=2)
+        ms = C.interleaved_ms(fns, repeat=ARGS.repeat, warmup=2, warm=not ARGS.cold)
         ips = {k: 1e3 * m / v for k, v in ms.items()}
         ratio = ips["minicnn"] / ips["torch"] if "torch" in ips else None
         rows.append([f"{name} {shape[0]}×{shape[1]}×{shape[2]}", C.fmt(ms["minicnn"]),
