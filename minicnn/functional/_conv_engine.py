@@ -12,7 +12,8 @@ function                 computes                            used for
 ``conv_transpose_gemm``  dx = col2im(dZ @ Wᵀ)                conv dX, conv_transpose
                                                              forward
 ``depthwise_*``          Σ over kernel offsets of            groups = n_C_prev
-                         shifted x ⊙ W[offset]
+                         shifted x ⊙ W[offset]: one einsum
+                         over the windows view (no copy)
 =======================  ==================================  ==========================
 
 The GEMMs run a block of rows at a time (see :class:`~.im2col.Windows`): the

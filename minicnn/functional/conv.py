@@ -25,7 +25,8 @@ the conv's dA_prev, and its backward the conv's forward (dy = conv(dOut, W)) and
 Groups: with ``groups = g`` the channels split into g groups convolved separately (n_C_prev and
 n_C divisible by g, W of shape (f_H, f_W, n_C_prev / g, n_C)): one GEMM per group.
 ``groups = n_C_prev`` is a *depthwise* convolution (MobileNet): each output channel sees one
-input channel, and it runs as a multiply-add per kernel offset, no im2col.
+input channel, and it runs as a sum over kernel offsets of shifted x ⊙ W[offset] (one einsum
+over the windows view), no im2col.
 A 1×1 stride-1 convolution is a plain matrix product, with no copy:
 Z = a_prev.reshape(-1, n_C_prev) @ W.reshape(n_C_prev, n_C).
 
