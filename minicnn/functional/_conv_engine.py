@@ -30,6 +30,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from . import _workspace
+from ._reduce import column_sum
 from ._workspace import parallel_map, workspace
 from .im2col import Geometry, Windows, interior, pad_into, row_blocks, window_view
 
@@ -264,7 +265,7 @@ def depthwise_backward(x, W, dZ, g: Geometry, need_dx: bool, need_dW: bool,
                 dW = xp.einsum(f"{rows}{kern}c,{rows}cj->{kern}cj", win,
                                dZb.reshape(dZb.shape[:-1] + (C, mult)))
         if need_db:
-            db = dZb.sum(axis=tuple(range(nd + 1)))
+            db = column_sum(dZb.reshape(-1, dZb.shape[-1]))
         return dW, db
     if full is None and not (need_dW or need_db):
         return dx, None, None

@@ -54,6 +54,7 @@ import numpy as np
 
 from ..autograd import Function
 from ._conv_engine import conv_gemm, conv_transpose_gemm, depthwise_backward, depthwise_forward
+from ._reduce import column_sum
 from .im2col import (AXIS_NAMES, as_ints, col2im, conv_geometry, im2col,  # noqa: F401
                      resolve_padding)
 
@@ -178,7 +179,7 @@ class ConvNd(Function):
         if need_W:
             dW = conv_gemm(self.x, self.W, self.g, self.groups, want_Z=False, dZ=dZ)[1]
         if need_b:
-            db = dZ.sum(axis=tuple(range(dZ.ndim - 1)))
+            db = column_sum(dZ.reshape(-1, dZ.shape[-1]))
         return dx, dW, db
 
 
@@ -214,7 +215,7 @@ class ConvTransposeNd(Function):
             dy, dW = conv_gemm(dout, self.W, self.g, self.groups, want_Z=need_y,
                                dZ=self.y if need_W else None)
         if need_b:
-            db = dout.sum(axis=tuple(range(dout.ndim - 1)))
+            db = column_sum(dout.reshape(-1, dout.shape[-1]))
         return dy, dW, db
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
+from ._reduce import column_dot, column_sum
 
 __all__ = ["batch_norm", "dropout"]
 
@@ -63,9 +64,9 @@ class BatchNorm(Function):
                              "larger batch or eval mode")
         x = x.reshape(n, n_C)              # every statistic is a column reduction
         if self.training or self.running_mean is None:
-            mu = x.mean(axis=0)
+            mu = column_sum(x) / n
             xc = x - mu
-            var = xp.einsum("ij,ij->j", xc, xc) / n      # Σ (x − μ)² without a temporary
+            var = column_dot(xc, xc) / n                 # Σ (x − μ)² without a temporary
             self.batch_stats = True
             if self.training and self.running_mean is not None:
                 self._update_running(mu, var, n)
@@ -91,7 +92,6 @@ class BatchNorm(Function):
         rv += (mom * n / (n - 1) * var).astype(rv.dtype, copy=False)
 
     def backward(self, dy):
-        xp = get_array_module(dy)
         need_x, need_gamma, need_beta = self.needs_input_grad
         xc = self.xc
         dy = dy.reshape(xc.shape)
@@ -100,8 +100,8 @@ class BatchNorm(Function):
         dgamma = dbeta = dx = None
         if need_gamma or need_beta or full:
             # ∂J/∂β = Σ dy and ∂J/∂γ = Σ dy ⊙ x̂ = (1/√(σ² + ε)) Σ dy ⊙ (x − μ)
-            dbeta = dy.sum(axis=0)
-            dgamma = xp.einsum("ij,ij->j", dy, xc) * self.inv_std
+            dbeta = column_sum(dy)
+            dgamma = column_dot(dy, xc) * self.inv_std
         if need_x:
             if self.batch_stats:
                 # scale·(dy − mean(dy) − x̂·mean(dy ⊙ x̂)) with mean(dy) = ∂J/∂β / N,

@@ -1,0 +1,33 @@
+"""column_sum and column_dot: per-channel sums, whichever way the rows are grouped."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from minicnn.functional._reduce import _rows_per_row, column_dot, column_sum
+
+
+@settings(max_examples=60, deadline=None)
+@given(N=st.integers(1, 700), n_C=st.integers(1, 40),
+       dtype=st.sampled_from(["float32", "float64"]), transposed=st.booleans())
+def test_column_sums_equal_numpy(N, n_C, dtype, transposed):
+    """Prime and composite N, few and many channels, contiguous or not (no regrouping then)."""
+    rng = np.random.default_rng(N * 41 + n_C)
+    a = rng.standard_normal((n_C, N) if transposed else (N, n_C)).astype(dtype)
+    b = rng.standard_normal(a.shape).astype(dtype)
+    if transposed:
+        a, b = a.T, b.T
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    s, d = column_sum(a), column_dot(a, b)
+    assert s.dtype == a.dtype and d.dtype == a.dtype and s.shape == d.shape == (n_C,)
+    np.testing.assert_allclose(s, a.astype(np.float64).sum(axis=0), rtol=rtol, atol=rtol * N)
+    np.testing.assert_allclose(d, (a.astype(np.float64) * b).sum(axis=0), rtol=rtol,
+                               atol=rtol * N)
+
+
+def test_rows_are_grouped_when_channels_are_few():
+    """16 channels, 1,024 rows: 32 rows per wide row; the exact sum of small integers."""
+    a = np.arange(1024 * 16, dtype=np.float32).reshape(1024, 16) % 7
+    assert _rows_per_row(a) == 32 and _rows_per_row(a[:1021]) == 1      # 1,021 is prime
+    np.testing.assert_array_equal(column_sum(a), a.astype(np.int64).sum(axis=0))
+    np.testing.assert_array_equal(column_dot(a, a), (a.astype(np.int64) ** 2).sum(axis=0))
