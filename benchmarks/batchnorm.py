@@ -4,8 +4,8 @@ PyTorch's BatchNorm2d, in the same run.
     python benchmarks/batchnorm.py                      # 1 thread, median of 15
     python benchmarks/batchnorm.py --threads 2 --repeat 25
 
-Shapes are those of MobileNetV2 at 96×96 (batch 8) and of a CIFAR-size ResNet stage
-(batch 32). The ratio is minicnn over PyTorch's faster layout (NCHW or channels-last).
+Shapes are those of MobileNetV2 at 96×96 (batch 8), of a CIFAR-size ResNet stage
+(batch 32) and of the first stage of benchmarks/train.py's small ResNet (batch 64). The ratio is minicnn over PyTorch's faster layout (NCHW or channels-last).
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ from minicnn import Tensor  # noqa: E402
 
 torch = C.import_torch(ARGS.threads)
 
-SHAPES = [(8, 48, 48, 96), (8, 24, 24, 144), (8, 12, 12, 384), (32, 32, 32, 64)]
+SHAPES = [(8, 48, 48, 16), (8, 48, 48, 96), (8, 24, 24, 144), (8, 12, 12, 384),
+          (32, 32, 32, 64), (64, 28, 28, 16)]
 
 
 def minicnn_step(shape):
