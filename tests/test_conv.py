@@ -156,6 +156,7 @@ def test_gradients_through_blocks_and_threads(monkeypatch):
     """Tiny blocks: by example, by rows of one example, and depthwise blocks on two threads."""
     monkeypatch.setattr(_workspace, "BLOCK_BYTES", 600)
     monkeypatch.setattr(_workspace, "ELEMENTWISE_BLOCK_BYTES", 150)
+    monkeypatch.setattr(conv_module, "KEEP_COLS_BYTES", 0)      # dW through the blocks too
     monkeypatch.setenv("MINICNN_NUM_THREADS", "2")
     for x_shape, W_shape, s, groups in [((3, 4, 4, 2), (3, 3, 2, 3), 1, 1),
                                         ((1, 7, 5, 2), (3, 2, 1, 4), 2, 2),
@@ -173,6 +174,7 @@ def test_gradients_through_blocks_and_threads(monkeypatch):
 
 def test_only_the_needed_gradients_are_computed(monkeypatch):
     """A frozen W costs no dW GEMM; an input that needs no gradient costs no dA_prev."""
+    monkeypatch.setattr(conv_module, "KEEP_COLS_BYTES", 0)      # every dW by conv_gemm
     calls = []
     real_gemm, real_t = conv_module.conv_gemm, conv_module.conv_transpose_gemm
     monkeypatch.setattr(conv_module, "conv_gemm",
@@ -190,6 +192,39 @@ def test_only_the_needed_gradients_are_computed(monkeypatch):
     Wt = Tensor(W, requires_grad=True)
     F.conv2d(Tensor(x), Wt, padding=1).sum().backward()
     assert calls == ["Z", "dW"] and Wt.grad is not None
+
+
+def test_small_columns_are_kept_for_dW(monkeypatch):
+    """A small conv keeps its im2col from the forward pass for dW (no second im2col);
+    the gradients are those of the blocked path; 1×1, grouped and frozen-W convs keep none."""
+    calls = []
+    real_gemm = conv_module.conv_gemm
+    monkeypatch.setattr(conv_module, "conv_gemm",
+                        lambda *a, **k: calls.append("dW" if k.get("dZ") is not None else "Z")
+                        or real_gemm(*a, **k))
+    for x_shape, W_shape, s, p, groups, kept in [((2, 7, 6, 3), (3, 3, 3, 4), 1, 1, 1, True),
+                                                ((2, 9, 8, 2), (5, 3, 2, 3), 2, 1, 1, True),
+                                                ((2, 5, 5, 4), (1, 1, 4, 3), 1, 0, 1, False),
+                                                ((2, 6, 6, 4), (3, 3, 2, 4), 1, 1, 2, False)]:
+        grads = []
+        for budget in (8 << 20, 0):
+            monkeypatch.setattr(conv_module, "KEEP_COLS_BYTES", budget)
+            x = Tensor(rand(*x_shape), requires_grad=True)
+            W = Tensor(rand(*W_shape, seed=1), requires_grad=True)
+            calls.clear()
+            Z = F.conv2d(x, W, stride=s, padding=p, groups=groups)
+            fn = Z.creator
+            assert (fn.cols is not None) == (kept and budget > 0)
+            (Z * Tensor(rand(*Z.shape, seed=2))).sum().backward()
+            assert getattr(fn, "cols", None) is None        # freed by the backward
+            assert calls == ([] if kept and budget else ["Z", "dW"])
+            grads.append((x.grad, W.grad))
+        np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12)
+    with minicnn.no_grad():                                   # inference keeps nothing
+        monkeypatch.setattr(conv_module, "KEEP_COLS_BYTES", 8 << 20)
+        Z = F.conv2d(Tensor(rand(2, 7, 6, 3)), Tensor(rand(3, 3, 3, 4), requires_grad=True))
+        assert Z.creator is None or Z.creator.cols is None
 
 
 # --------------------------------------------------------------- identities

@@ -50,18 +50,26 @@ for conv_transpose "same" gives n_out = n_in·s).
 """
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ._conv_engine import conv_gemm, conv_transpose_gemm, depthwise_backward, depthwise_forward
 from ._reduce import column_sum
 from .im2col import (AXIS_NAMES, as_ints, col2im, conv_geometry, im2col,  # noqa: F401
-                     resolve_padding)
+                     im2col_array, resolve_padding)
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "im2col", "col2im", "conv_output_size"]
 
 _KERNEL_NAMES = {1: "f", 2: "f_H, f_W", 3: "f_D, f_H, f_W"}
+#: A conv whose whole column matrix takes at most this many bytes keeps it from the forward
+#: pass for dW (one im2col instead of two; PyTorch's old THNN convolution kept its
+#: ``finput`` the same way). Small layers only, so the memory a network holds between
+#: forward and backward grows by at most this much per layer. 0 turns it off.
+KEEP_COLS_BYTES = int(os.environ.get("MINICNN_KEEP_COLS_BYTES", 8 << 20))
 
 
 def conv_output_size(n_prev, f, s=1, p=0, d=1):
@@ -158,16 +166,30 @@ class ConvNd(Function):
 
     def forward(self, x, W, b=None):
         _check(self.op, self.nd, x, W, b, self.groups)
-        self.g = conv_geometry(x.shape[1:-1], W.shape[:self.nd], self.stride, self.padding,
-                               self.dilation, self.op)
+        self.g = g = conv_geometry(x.shape[1:-1], W.shape[:self.nd], self.stride, self.padding,
+                                   self.dilation, self.op)
         self.depthwise = self.groups == x.shape[-1] and self.groups > 1
-        self.x, self.W = x, W
+        self.x, self.W, self.cols = x, W, None
         if self.depthwise:
-            return depthwise_forward(x, W, self.g, b)
-        Z, _ = conv_gemm(x, W, self.g, self.groups)
+            return depthwise_forward(x, W, g, b)
+        if self._keep_cols(x, W):
+            # Small columns are kept for dW: the backward then skips a second im2col.
+            self.cols = im2col_array(x, g).reshape(-1, W[..., 0].size)
+            Z = (self.cols @ W.reshape(self.cols.shape[1], -1)).reshape(
+                (x.shape[0],) + g.n_out + W.shape[-1:])
+        else:
+            Z, _ = conv_gemm(x, W, g, self.groups)
         if b is not None:
             Z += b
         return Z
+
+    def _keep_cols(self, x, W) -> bool:
+        """Keep the column matrix for the backward: W needs a gradient, one group, columns
+        that are copied (not 1×1) and take at most ``KEEP_COLS_BYTES``, on the CPU."""
+        rows = x.shape[0] * math.prod(self.g.n_out)
+        return (self.groups == 1 and not self.g.pointwise and isinstance(x, np.ndarray)
+                and self.needs_input_grad[1] and is_grad_enabled()
+                and rows * W[..., 0].size * x.itemsize <= KEEP_COLS_BYTES)
 
     def backward(self, dZ):
         need_x, need_W, need_b = self.needs_input_grad
@@ -176,7 +198,10 @@ class ConvNd(Function):
         dx = dW = db = None
         if need_x:
             dx = conv_transpose_gemm(dZ, self.W, self.g, self.x.shape, self.groups)
-        if need_W:
+        if need_W and self.cols is not None:
+            dW = (self.cols.T @ dZ.reshape(-1, dZ.shape[-1])).reshape(self.W.shape)
+            self.cols = None
+        elif need_W:
             dW = conv_gemm(self.x, self.W, self.g, self.groups, want_Z=False, dZ=dZ)[1]
         if need_b:
             db = column_sum(dZ.reshape(-1, dZ.shape[-1]))
