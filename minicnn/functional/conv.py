@@ -157,7 +157,8 @@ class ConvNd(Function):
     Backward: dA_prev = conv_transpose(dZ, W) = col2im(dZ @ Wᵀ),  dW = im2col(a_prev)ᵀ @ dZ,
               db = Σ dZ over (m, n_H, n_W).
     Only the gradients that are needed are computed: a frozen W costs no dW GEMM, and an
-    input that needs no gradient (the pixels of a first layer) costs no dA_prev.
+    input that needs no gradient (the pixels of a first layer) costs no dA_prev. A small
+    im2col (at most ``KEEP_COLS_BYTES``) is kept from the forward pass for dW.
     """
 
     def __init__(self, nd, stride=1, padding=0, dilation=1, groups=1, op="conv2d"):
