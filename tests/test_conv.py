@@ -377,3 +377,17 @@ def test_depthwise_rows_view_is_the_windows_with_pixels_and_channels_merged():
         np.testing.assert_allclose(
             F.conv2d(Tensor(x), Tensor(W), stride=s, padding=1, groups=3).numpy(),
             ref.conv(x, W, None, s if isinstance(s, tuple) else (s, s), 1, 1, 3), atol=1e-12)
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_an_empty_batch_has_zero_gradients(groups):
+    """m = 0: plain and depthwise convs give empty outputs and zero dW, db."""
+    x = Tensor(np.zeros((0, 5, 5, 3)), requires_grad=True)
+    W = Tensor(rand(3, 3, 3 // groups, 3, seed=1), requires_grad=True)
+    b = Tensor(rand(3, seed=2), requires_grad=True)
+    Z = F.conv2d(x, W, b, padding=1, groups=groups)
+    assert Z.shape == (0, 5, 5, 3)
+    Z.sum().backward()
+    assert x.grad.shape == (0, 5, 5, 3)
+    np.testing.assert_array_equal(W.grad, np.zeros(W.shape))
+    np.testing.assert_array_equal(b.grad, np.zeros(3))

@@ -270,6 +270,8 @@ def depthwise_backward(x, W, dZ, g: Geometry, need_dx: bool, need_dW: bool,
     if full is None and not (need_dW or need_db):
         return dx, None, None
     parts = parallel_map(run, _depthwise_blocks(xp, x.shape, g, W.shape[-1], x.dtype.itemsize))
+    if not parts:                               # an empty batch: no block, zero gradients
+        parts = [(xp.zeros(W.shape, dZ.dtype), xp.zeros(W.shape[-1], dZ.dtype))]
     dW = _sum_in_order([p[0] for p in parts]).reshape(W.shape) if need_dW else None
     db = _sum_in_order([p[1] for p in parts]) if need_db else None
     return dx, dW, db
