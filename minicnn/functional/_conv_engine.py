@@ -194,15 +194,17 @@ def _depthwise_block(x, W, g: Geometry, Z, b=None):
     rows, kern = _letters(g.nd)
     if mult == 1:
         spec, Wk = f"{rows}{kern}c,{kern}c->{rows}c", W.reshape(g.f + (C,))
-        row_spec = f"{rows[:-1]}{kern}l,{kern}l->{rows[:-1]}l"
-        W_rows = xp.tile(Wk, g.n_out[-1])               # (*f, n_W'·C): W repeated per pixel
     else:
         spec, Wk = f"{rows}{kern}c,{kern}cj->{rows}cj", W.reshape(g.f + (C, mult))
+    by_rows = mult == 1 and xp is np and g.s[-1] == 1       # see _row_windows
+    if by_rows:
+        row_spec = f"{rows[:-1]}{kern}l,{kern}l->{rows[:-1]}l"
+        W_rows = xp.tile(Wk, g.n_out[-1])               # (*f, n_W'·C): W repeated per pixel
 
     def run(block):
         win = window_view(pad_into(x[block], g.pads, "pad"), g)       # (mb, *n_out, *f, C)
         Zb = Z[block]
-        win_rows = _row_windows(win, g) if mult == 1 and xp is np else None
+        win_rows = _row_windows(win, g) if by_rows else None
         if win_rows is not None:
             xp.einsum(row_spec, win_rows, W_rows, out=Zb.reshape(win_rows.shape[:g.nd] + (-1,)))
         elif xp is np:
