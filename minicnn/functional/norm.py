@@ -11,7 +11,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
-from ._reduce import column_dot, column_sum
+from ._reduce import column_dot, column_sum, per_channel
 
 __all__ = ["batch_norm", "dropout"]
 
@@ -65,22 +65,22 @@ class BatchNorm(Function):
         x = x.reshape(n, n_C)              # every statistic is a column reduction
         if self.training or self.running_mean is None:
             mu = column_sum(x) / n
-            xc = x - mu
+            xc = per_channel(xp.subtract, x, mu)
             var = column_dot(xc, xc) / n                 # Σ (x − μ)² without a temporary
             self.batch_stats = True
             if self.training and self.running_mean is not None:
                 self._update_running(mu, var, n)
         else:
-            xc = x - self.running_mean.astype(x.dtype, copy=False)
+            xc = per_channel(xp.subtract, x, self.running_mean.astype(x.dtype, copy=False))
             var = self.running_var.astype(x.dtype, copy=False)
             self.batch_stats = False
         self.inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))
         # y = γ x̂ + β = (x − μ)·(γ/√(σ² + ε)) + β: x̂ itself is never stored
         self.scale = self.inv_std if gamma is None else gamma * self.inv_std
         self.xc = xc                       # x − μ, kept for the backward pass
-        y = xc * self.scale
+        y = per_channel(xp.multiply, xc, self.scale)
         if beta is not None:
-            y += beta
+            per_channel(xp.add, y, beta, out=y)
         return y.reshape(self.shape)
 
     def _update_running(self, mu, var, n):
@@ -93,6 +93,7 @@ class BatchNorm(Function):
 
     def backward(self, dy):
         need_x, need_gamma, need_beta = self.needs_input_grad
+        xp = get_array_module(dy)
         xc = self.xc
         dy = dy.reshape(xc.shape)
         n = xc.shape[0]
@@ -106,12 +107,12 @@ class BatchNorm(Function):
             if self.batch_stats:
                 # scale·(dy − mean(dy) − x̂·mean(dy ⊙ x̂)) with mean(dy) = ∂J/∂β / N,
                 # mean(dy ⊙ x̂) = ∂J/∂γ / N and x̂ = (x − μ)/√(σ² + ε); in place, one array
-                dx = xc * (-dgamma * self.inv_std / n)
+                dx = per_channel(xp.multiply, xc, -dgamma * self.inv_std / n)
                 dx += dy
-                dx -= dbeta / n
-                dx *= self.scale
+                per_channel(xp.subtract, dx, dbeta / n, out=dx)
+                per_channel(xp.multiply, dx, self.scale, out=dx)
             else:
-                dx = dy * self.scale
+                dx = per_channel(xp.multiply, dy, self.scale)
             dx = dx.reshape(self.shape)
         return dx, (dgamma if need_gamma else None), (dbeta if need_beta else None)
 
