@@ -11,26 +11,40 @@ from ..backend import get_array_module
 __all__ = ["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax"]
 
 
+def _masked(dA, mask):
+    """dA ⊙ mask for a boolean mask. NumPy multiplies a float array by a bool array
+    through a slow casting loop; casting the mask first and multiplying two float arrays
+    takes about two thirds of the time (and the same result)."""
+    out = mask.astype(dA.dtype)
+    out *= dA
+    return out
+
+
 class ReLU(Function):
-    """a = max(0, z).  ∂J/∂z = dA ⊙ [z > 0]."""
+    """a = max(0, z).  ∂J/∂z = dA ⊙ [z > 0].
+
+    Computed as clip(z, 0, ∞): NumPy's clip has a vectorised loop that its maximum
+    (which must also propagate NaN) lacks, about 3× faster here; a NaN stays NaN either way.
+    """
 
     def forward(self, z):
         self.mask = z > 0
-        return z * self.mask
+        return get_array_module(z).clip(z, 0, float("inf"))
 
     def backward(self, dA):
-        return dA * self.mask
+        return _masked(dA, self.mask)
 
 
 class ReLU6(Function):
     """a = min(max(0, z), 6) (MobileNet).  ∂J/∂z = dA ⊙ [0 < z < 6]."""
 
     def forward(self, z):
-        self.mask = (z > 0) & (z < 6)
+        self.mask = z > 0
+        self.mask &= z < 6
         return get_array_module(z).clip(z, 0, 6)
 
     def backward(self, dA):
-        return dA * self.mask
+        return _masked(dA, self.mask)
 
 
 class LeakyReLU(Function):
