@@ -97,6 +97,29 @@ def test_blocks_give_the_same_columns(monkeypatch):
     np.testing.assert_array_equal(cols, ref.im2col(x, (3, 3), 2, 1).reshape(-1, 18))
 
 
+@given(geometry=windows(), split=st.booleans())
+def test_one_channel_columns_by_offset_are_the_columns(geometry, split):
+    """One input channel: the block's column matrix is built transposed, one kernel offset
+    at a time; it holds the same values as im2col, whole examples or rows of one, in a
+    workspace or a fresh array."""
+    x_shape, f, s, padding, d = geometry
+    x = rand(*x_shape[:-1], 1)
+    g = conv_geometry(x.shape[1:-1], f, s, padding, d, "test")
+    win = Windows.of(x, g)
+    K = int(np.prod(f))
+    row_bytes = K * 8
+    with pytest.MonkeyPatch.context() as mp:
+        if split:                                # about one output row per block
+            mp.setattr(_workspace, "BLOCK_BYTES", row_bytes * g.n_out[-1])
+        blocks = win.blocks()
+        cols = np.concatenate([win.take(b).copy().reshape(-1, K) for b in blocks])
+    expect = ref.im2col(x, f, s, _pads(x.shape, f, s, padding, d), d).reshape(-1, K)
+    np.testing.assert_array_equal(cols, expect)
+    fresh = Windows.of(x, g).take((slice(None),), fresh=True)
+    np.testing.assert_array_equal(fresh.reshape(-1, K), expect)
+    assert Windows.of(x, g)._by_offset() == (s[-1] == 1 and g.n_out[-1] > f[-1])
+
+
 def test_pointwise_windows_are_the_input_itself():
     """1×1, stride 1, no padding: the 'columns' are x's own memory, no copy."""
     x = rand(2, 4, 4, 8)

@@ -58,8 +58,8 @@ import numpy as np
 from ..autograd import Function, is_grad_enabled
 from ._conv_engine import conv_gemm, conv_transpose_gemm, depthwise_backward, depthwise_forward
 from ._reduce import column_sum
-from .im2col import (AXIS_NAMES, as_ints, col2im, conv_geometry, im2col,  # noqa: F401
-                     im2col_array, resolve_padding)
+from .im2col import (AXIS_NAMES, Windows, as_ints, col2im, conv_geometry,  # noqa: F401
+                     im2col, resolve_padding)
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "im2col", "col2im", "conv_output_size"]
@@ -175,7 +175,8 @@ class ConvNd(Function):
             return depthwise_forward(x, W, g, b)
         if self._keep_cols(x, W):
             # Small columns are kept for dW: the backward then skips a second im2col.
-            self.cols = im2col_array(x, g).reshape(-1, W[..., 0].size)
+            self.cols = Windows.of(x, g).take((slice(None),), fresh=True).reshape(
+                -1, W[..., 0].size)
             Z = (self.cols @ W.reshape(self.cols.shape[1], -1)).reshape(
                 (x.shape[0],) + g.n_out + W.shape[-1:])
         else:

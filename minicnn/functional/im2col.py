@@ -47,6 +47,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -291,8 +292,9 @@ class Windows:
             self.a[self._examples] = self._padded[interior(self.g.pads, self.shape)]
         self._examples = None
 
-    def take(self, block, out=None):
-        """im2col of ``block``: its windows copied into ``out`` (default: a workspace)."""
+    def take(self, block, out=None, fresh=False):
+        """im2col of ``block``: its windows copied into ``out`` (default: a workspace, or a
+        new array if ``fresh``)."""
         if self.g.pointwise and out is None and self.a.flags.c_contiguous:
             return self.a.reshape(self.cols_shape)[block]   # 1×1, stride 1: x itself, no copy
         if self.kernels is not None:
@@ -300,10 +302,34 @@ class Windows:
             self.kernels.im2col(self.xp.ascontiguousarray(self.a), self.g, self.groups, out)
             return out
         src = self._windows(block)
+        if out is None and self._by_offset():
+            return self._take_by_offset(src, fresh)
         if out is None:
-            out = workspace("cols", src.shape, self.a.dtype, self.xp)
+            make = self.xp.empty if fresh else partial(workspace, "cols", xp=self.xp)
+            out = make(src.shape, self.a.dtype)
         self.xp.copyto(out, src)
         return out
+
+    def _by_offset(self) -> bool:
+        """One input channel (grey images, most first layers) and outputs wider than the
+        kernel: a window row is only f_W values, a short copy each, while one kernel
+        offset of the whole block is rows of n_W' pixels."""
+        return (self.xp is np and self.shape[-1] == 1 and self.g.s[-1] == 1
+                and self.g.n_out[-1] > self.g.f[-1])
+
+    def _take_by_offset(self, src, fresh):
+        """The column matrix stored transposed, (prod(f), rows): for each kernel offset,
+        the block's shifted pixels in one copy. Returned as a (rows…, 1, *f, 1) view of it,
+        the same values as the usual layout (GEMMs take either order of memory)."""
+        nd = self.g.nd
+        rows_shape = src.shape[:1 + nd]
+        K = math.prod(self.g.f)
+        make = np.empty if fresh else partial(workspace, "cols")
+        cols_T = make((K,) + rows_shape, self.a.dtype)
+        lead = (slice(None),) * (1 + nd)
+        for i, k in enumerate(itertools.product(*map(range, self.g.f))):
+            np.copyto(cols_T[i], src[lead + (0,) + k + (0,)])
+        return cols_T.reshape(K, -1).T.reshape(src.shape)
 
     def add(self, block, cols) -> None:
         """col2im of ``block``: add each column entry to the pixel it came from."""
