@@ -19,7 +19,8 @@ The recipe:
     python scripts/train_fashion_resnet.py                 # the default run
     python scripts/train_fashion_resnet.py --epochs 2 --limit 5000    # a quick look
 
-Writes ``docs/fashion_resnet_curves.png`` and prints a table per epoch.
+Writes ``docs/fashion_resnet_curves.png`` and prints a table per epoch. The test set is
+evaluated after every epoch for the curves; that time is reported apart from the training's.
 """
 from __future__ import annotations
 
@@ -110,9 +111,11 @@ def train(args):
     print(f"{args.model}: {n_params:,} parameters; {len(X):,} training images, "
           f"{len(X_test):,} test; {args.epochs} epochs of {steps_per_epoch} steps")
     print(f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {'test loss':>9} {'test acc':>8} "
-          f"{'time':>7}")
+          f"{'time':>7} {'training':>8}")
 
-    history, t0, cpu0 = [], time.time(), time.process_time()
+    # The per-epoch test evaluation only draws the curves: its time is kept apart
+    # (eval_s), so train_s is the training alone and time_s everything.
+    history, t0, cpu0, eval_s = [], time.time(), time.process_time(), 0.0
     for epoch in range(1, args.epochs + 1):
         model.train()
         order = rng.permutation(len(X))
@@ -129,13 +132,16 @@ def train(args):
             loss_sum += loss.item() * len(idx)
             correct += int((z.numpy().argmax(axis=1) == y[idx]).sum())
             seen += len(idx)
+        t_eval = time.time()
         test_loss, test_acc = evaluate(model, X_test, y_test)
+        eval_s += time.time() - t_eval
         history.append({"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                         "test_loss": test_loss, "test_acc": test_acc,
-                        "time_s": time.time() - t0, "cpu_s": time.process_time() - cpu0})
+                        "time_s": time.time() - t0, "train_s": time.time() - t0 - eval_s,
+                        "cpu_s": time.process_time() - cpu0})
         h = history[-1]
         print(f"{epoch:5d} {h['train_loss']:10.4f} {h['train_acc']:9.4f} {test_loss:9.4f} "
-              f"{test_acc:8.4f} {h['time_s']:6.0f}s", flush=True)
+              f"{test_acc:8.4f} {h['time_s']:6.0f}s {h['train_s']:7.0f}s", flush=True)
     if args.save:
         minicnn.save(model.state_dict(), args.save)
     return model, history, n_params
@@ -158,7 +164,8 @@ def plot(history, args, n_params):
     ax2.axhline(93, color="gray", ls="--", lw=1, label="93 %")
     last = history[-1]
     ax2.text(0.03, 0.96, f"test: {100 * last['test_acc']:.2f} % after {last['epoch']} epochs,"
-             f"\n{last['time_s'] / 60:.1f} min wall time", transform=ax2.transAxes, va="top")
+             f"\n{last['train_s'] / 60:.1f} min of training ({last['time_s'] / 60:.1f} min with "
+             "the evaluations)", transform=ax2.transAxes, va="top")
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy (%)")
     low = min(100 * min(h["test_acc"] for h in history), 100 * history[1]["train_acc"]
@@ -179,9 +186,11 @@ def main(argv=None):
     args = parse(argv)
     _, history, n_params = train(args)
     best = history[-1]
-    print(f"\nfinal test accuracy {100 * best['test_acc']:.2f} % after {best['time_s']:.0f} s "
-          f"({best['time_s'] / 60:.1f} min) of wall time, {best['cpu_s']:.0f} s of CPU time "
-          f"(all threads; on a busy machine wall time > CPU time / cores)")
+    print(f"\nfinal test accuracy {100 * best['test_acc']:.2f} % after {best['train_s']:.0f} s "
+          f"({best['train_s'] / 60:.1f} min) of training; {best['time_s']:.0f} s "
+          f"({best['time_s'] / 60:.1f} min) of wall time with the per-epoch evaluations, "
+          f"{best['cpu_s']:.0f} s of CPU time (all threads; on a busy machine wall time > CPU "
+          "time / cores)")
     plot(history, args, n_params)
     return history
 

@@ -209,5 +209,6 @@ def test_fashion_script_runs(tmp_path):
     history = script.main(["--epochs", "2", "--limit", "320", "--test-limit", "200",
                            "--batch-size", "32", "--out", str(out)])
     assert len(history) == 2 and history[1]["time_s"] > history[0]["time_s"]
+    assert all(0 < h["train_s"] < h["time_s"] for h in history)   # evaluation kept apart
     assert history[1]["test_acc"] > 0.3                   # 20 small steps: above chance (0.1)
     assert out.exists() and out.with_suffix(".json").exists()
