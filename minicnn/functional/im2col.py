@@ -20,7 +20,9 @@ and ⟨im2col(x), cols⟩ = ⟨x, col2im(cols)⟩ for any x and cols.
 
 How it is computed on the CPU. The windows are a strided *view* of x_pad (the same
 memory, read with other strides), so im2col is one copy of that view into a
-contiguous buffer. col2im goes through the same view one kernel offset
+contiguous buffer (with one input channel, where a window row is only f_W values, the
+buffer is filled transposed instead: one copy of the shifted image per kernel offset).
+col2im goes through the same view one kernel offset
 (k_h, k_w) at a time: for a fixed offset the windows do not overlap, so
 ``view[..., k_h, k_w, :] += dcols[..., k_h, k_w, :]`` is exact. That is f_H·f_W
 strided adds, never ``np.add.at`` and never a loop over output pixels. On a GPU
