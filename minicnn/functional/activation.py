@@ -24,7 +24,7 @@ class ReLU(Function):
     """a = max(0, z).  ∂J/∂z = dA ⊙ [z > 0].
 
     Computed as clip(z, 0, ∞): NumPy's clip has a vectorised loop that its maximum
-    (which must also propagate NaN) lacks, about 3× faster here; a NaN stays NaN either way.
+    (which must also propagate NaN) lacks; a NaN stays NaN either way.
     """
 
     def forward(self, z):
