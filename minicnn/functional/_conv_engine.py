@@ -30,7 +30,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from . import _workspace
-from ._reduce import column_sum
+from ._reduce import add_bias, column_sum
 from ._workspace import parallel_map, workspace
 from .im2col import Geometry, Windows, interior, pad_into, row_blocks, window_view
 
@@ -212,7 +212,7 @@ def _depthwise_block(x, W, g: Geometry, Z, b=None):
         else:                                   # CuPy's einsum has no out=
             Zb[...] = xp.einsum(spec, win, Wk).reshape(Zb.shape)
         if b is not None:
-            Zb += b
+            add_bias(Zb, b)
     return run
 
 

@@ -57,7 +57,7 @@ import numpy as np
 
 from ..autograd import Function, is_grad_enabled
 from ._conv_engine import conv_gemm, conv_transpose_gemm, depthwise_backward, depthwise_forward
-from ._reduce import column_sum
+from ._reduce import add_bias, column_sum
 from .im2col import (AXIS_NAMES, Windows, as_ints, col2im, conv_geometry,  # noqa: F401
                      im2col, resolve_padding)
 
@@ -182,7 +182,7 @@ class ConvNd(Function):
         else:
             Z, _ = conv_gemm(x, W, g, self.groups)
         if b is not None:
-            Z += b
+            add_bias(Z, b)
         return Z
 
     def _keep_cols(self, x, W) -> bool:
@@ -232,7 +232,7 @@ class ConvTransposeNd(Function):
         self.y, self.W = y, W
         out = conv_transpose_gemm(y, W, self.g, out_shape, self.groups)
         if b is not None:
-            out += b
+            add_bias(out, b)
         return out
 
     def backward(self, dout):
