@@ -13,7 +13,9 @@ load from other processes hits both alike; each timed call follows an untimed on
 in a training loop (``--cold`` times the first call after a pause instead, see
 ``_common.interleaved_ms``). PyTorch runs in its default NCHW layout and
 in channels-last (NHWC, minicnn's layout); the ratio is minicnn over the faster of the two.
-GFLOP/s counts 2 flops per multiply-add of the passes that ran.
+GFLOP/s counts 2 flops per multiply-add of the passes that ran. The "GEMMs" columns
+time the bare matrix products of a blocked im2col + GEMM conv of that row (ready operands in
+cache, NumPy's BLAS, in the same rotation): no im2col conv beats that floor on this machine.
 """
 from __future__ import annotations
 
@@ -178,6 +180,32 @@ def closures(row: Row, x, W, b):
     return result
 
 
+def gemm_floor(row: Row, out_shape, rng):
+    """The bare GEMMs of a blocked im2col + GEMM conv of the row, with nothing else: forward
+    cols @ W, dx's dZ @ Wᵀ, dW's colsᵀ @ dZ (those the row needs), block after block of
+    ``_workspace.BLOCK_BYTES`` of columns as minicnn cuts them, each on one block of ready
+    operands reused (in cache: no im2col, no col2im, no framework, no memory traffic beyond
+    the GEMMs'). Its time is below what any im2col + GEMM conv takes with this BLAS."""
+    if row.op != "conv" or row.groups != 1:
+        return None
+    M, K, N = math.prod(out_shape[:-1]), row.f * row.f * row.n_C_prev, row.n_C
+    M_b = min(M, max(1, _workspace.BLOCK_BYTES // (K * 4)))
+    cols = rng.standard_normal((M_b, K), dtype=np.float32)
+    W = rng.standard_normal((K, N), dtype=np.float32)
+    dZ = rng.standard_normal((M_b, N), dtype=np.float32)
+    blocks = [min(M_b, M - i) for i in range(0, M, M_b)]
+
+    def run():
+        for rows in blocks:
+            c, d = cols[:rows], dZ[:rows]
+            c @ W
+            if "x" in row.grads:
+                d @ W.T
+            if "W" in row.grads:
+                c.T @ d
+    return run
+
+
 def im2col_memory(row: Row):
     """Peak traced bytes of the ResNet-shape forward and forward+backward, beyond the
     input, output and gradients, against the full column matrix."""
@@ -223,19 +251,27 @@ def main():
             rows.append([row.name, row.shape, "missing: minicnn.functional.pool.max_pool2d"]
                         + ["—"] * 5)
             continue
-        ms = interleaved_ms({k: c.get(k) for k in ("fwd", "fwd+bwd", "torch NCHW", "torch NHWC")},
+        c["GEMMs"] = gemm_floor(row, c["out_shape"], rng)
+        ms = interleaved_ms({k: c.get(k) for k in ("fwd", "fwd+bwd", "GEMMs", "torch NCHW",
+                                                   "torch NHWC")},
                             ARGS.repeat, warm=not ARGS.cold)
         _, fl = flops(row, c["out_shape"])
         best = min([ms[k] for k in ("torch NCHW", "torch NHWC") if k in ms], default=None)
         rows.append([row.name, row.shape, fmt(ms["fwd"]), fmt(ms["fwd+bwd"]),
                      fmt(None if fl is None else fl / ms["fwd+bwd"] / 1e6),
                      fmt(ms.get("torch NCHW")), fmt(ms.get("torch NHWC")),
-                     fmt(None if best is None else ms["fwd+bwd"] / best, ".2f")])
+                     fmt(None if best is None else ms["fwd+bwd"] / best, ".2f"),
+                     fmt(ms.get("GEMMs")),
+                     fmt(None if best is None or "GEMMs" not in ms else ms["GEMMs"] / best,
+                         ".2f")])
         del c
     print_table(["layer", "shape (m,n_H,n_W,n_C_prev→n_C)", "fwd ms", "fwd+bwd ms", "GFLOP/s",
-                 "torch NCHW", "torch NHWC", "ratio"], rows)
+                 "torch NCHW", "torch NHWC", "ratio", "GEMMs ms", "GEMMs ratio"], rows)
     print("ratio = minicnn fwd+bwd / the faster PyTorch layout (fwd+bwd); goals: ≤ 1.3 on the "
           f"GEMM-bound rows ({', '.join(GEMM_BOUND)}), ≤ 3 on depthwise and max-pool.")
+    print("GEMMs = the bare NumPy matmuls of the same passes, in minicnn's blocks of columns, "
+          "on ready operands in cache (no im2col, no col2im): a floor for any im2col + GEMM "
+          "conv with this BLAS; GEMMs ratio = that floor / the faster PyTorch layout.")
     if "resnet" in ARGS.rows:
         extra_f, extra_fb, full, ws = im2col_memory(ROWS[1])
         mib = 1 / 2**20
