@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 import minicnn
 from minicnn import Tensor, gradcheck
 from minicnn.functional import _workspace, col2im, im2col
-from minicnn.functional.im2col import Windows, conv_geometry
+from minicnn.functional.im2col import Windows, col2im_array, conv_geometry
 
 import reference as ref
 from conftest import rand
@@ -215,3 +215,30 @@ def test_gpu_kernels_compiled_as_c_agree_with_the_cpu(tmp_path, nd, groups, f, s
     lib.col2im(dcols.ctypes.data_as(ctypes.c_void_p), dx.ctypes.data_as(ctypes.c_void_p),
                ctypes.c_ssize_t(dx.size), *args)
     np.testing.assert_allclose(dx, target.result(), rtol=1e-5, atol=1e-5)
+
+
+@given(geometry=windows(), groups=st.sampled_from([1, 2]), n_C=st.sampled_from([2, 4]),
+       split=st.booleans())
+def test_col2im_by_offset_equals_one_gemm_per_block(geometry, groups, n_C, split):
+    """dx = col2im(dZ @ Wᵀ) with the columns offset-major (a batch of GEMMs, one per kernel
+    offset) equals the one-GEMM layout, grouped or not, whole examples or rows per block."""
+    from minicnn.functional import _conv_engine as engine
+    x_shape, f, s, padding, d = geometry
+    x_shape = x_shape[:-1] + (x_shape[-1] * groups,)
+    g = conv_geometry(x_shape[1:-1], f, s, padding, d, "test")
+    dZ = rand(x_shape[0], *g.n_out, n_C)
+    W = rand(*f, x_shape[-1] // groups, n_C)
+    results = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "_full_padding", lambda g: None)          # col2im, stride 1 too
+        if split:
+            mp.setattr(_workspace, "BLOCK_BYTES", int(np.prod(f)) * x_shape[-1] * 8
+                       * g.n_out[-1])
+        for channels in (0, 10**6):
+            mp.setattr(engine, "BY_OFFSET_MAX_CHANNELS", channels)
+            results.append(engine.conv_transpose_gemm(dZ, W, g, x_shape, groups))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=1e-12)
+    if groups == 1:      # the public col2im (itself checked against the loops above)
+        cols = (dZ @ W.reshape(-1, n_C).T).reshape(dZ.shape[:-1] + f + (x_shape[-1],))
+        np.testing.assert_allclose(results[0], col2im_array(cols, x_shape, g), rtol=1e-12,
+                                   atol=1e-12)

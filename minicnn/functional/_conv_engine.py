@@ -97,6 +97,10 @@ def flipped_transposed_weight(W, groups: int):
     return flipped.transpose(tuple(range(nd)) + (nd + 2, nd + 1, nd)).reshape(f + (Ng, groups * Cg))
 
 
+#: col2im reads offset-major columns when a group has at most this many input channels.
+BY_OFFSET_MAX_CHANNELS = 32
+
+
 def conv_transpose_gemm(dZ, W, g: Geometry, x_shape, groups: int = 1):
     """dx = col2im(dZ @ Wᵀ): the adjoint of ``conv_gemm``'s Z = im2col(x) @ W.
 
@@ -117,6 +121,8 @@ def conv_transpose_gemm(dZ, W, g: Geometry, x_shape, groups: int = 1):
     Ng = W.shape[-1] // groups
     Wg = grouped_weight(W, groups)                      # (groups, K, Ng)
     win = Windows.zeros(x_shape, dZ.dtype, xp, g, groups)
+    if xp is np and x_shape[-1] // groups <= BY_OFFSET_MAX_CHANNELS:
+        return _col2im_by_offset(dZ, Wg, g, x_shape, groups, win)
     for block in win.blocks():
         rows = dZ[block]
         dcols = workspace("cols", rows.shape[:-1] + (groups,) + g.f + (x_shape[-1] // groups,),
@@ -126,6 +132,29 @@ def conv_transpose_gemm(dZ, W, g: Geometry, x_shape, groups: int = 1):
         for j in range(groups):
             xp.matmul(rows[:, j], Wg[j].T, out=dcols_g[:, j])
         win.add(block, dcols)
+    return win.result()
+
+
+def _col2im_by_offset(dZ, Wg, g: Geometry, x_shape, groups: int, win):
+    """``conv_transpose_gemm``'s GEMM and col2im with the columns offset-major: for each
+    kernel offset k, dcols[k] = dZ @ W[k]ᵀ (rows, n_C_prev) is one of a batch of GEMMs,
+    so col2im's adds read contiguous rows (see :meth:`Windows.add_by_offset`).
+
+    In the usual layout each add reads runs of n_C_prev // groups values. Measured on the
+    2-core machine (fwd+bwd, same process, alternating): LeNet's 6 → 16 5×5 conv 5.5 →
+    3.2 ms, 16 → 32 and 32 → 64 3×3/2 convs about 10 % faster, 64 channels and more
+    unchanged (so they keep one GEMM per block)."""
+    F, Cg, Ng = math.prod(g.f), x_shape[-1] // groups, Wg.shape[-1]
+    # W_k[j, k] = W[k]ᵀ of group j: (groups, F, Ng, Cg)
+    W_k = np.ascontiguousarray(Wg.reshape(groups, F, Cg, Ng).transpose(0, 1, 3, 2))
+    for block in win.blocks():
+        rows = dZ[block]
+        n_rows = math.prod(rows.shape[:-1])
+        dcols = workspace("cols", (F, n_rows, groups, Cg), dZ.dtype, np)
+        rows = rows.reshape(n_rows, groups, Ng)
+        for j in range(groups):
+            np.matmul(rows[None, :, j], W_k[j], out=dcols[:, :, j])
+        win.add_by_offset(block, dcols)
     return win.result()
 
 
