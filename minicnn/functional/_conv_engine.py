@@ -140,10 +140,10 @@ def _col2im_by_offset(dZ, Wg, g: Geometry, x_shape, groups: int, win):
     kernel offset k, dcols[k] = dZ @ W[k]ᵀ (rows, n_C_prev) is one of a batch of GEMMs,
     so col2im's adds read contiguous rows (see :meth:`Windows.add_by_offset`).
 
-    In the usual layout each add reads runs of n_C_prev // groups values. Measured on the
-    2-core machine (fwd+bwd, same process, alternating): LeNet's 6 → 16 5×5 conv 5.5 →
-    3.2 ms, 16 → 32 and 32 → 64 3×3/2 convs about 10 % faster, 64 channels and more
-    unchanged (so they keep one GEMM per block)."""
+    In the usual layout each add reads runs of n_C_prev // groups values, which NumPy
+    walks slowly when they are short: LeNet's second conv (6 channels) spends most of its
+    backward there (``python benchmarks/train.py``, LeNet-5 rows). From 64 channels on the
+    batch of small GEMMs costs what the longer runs save, so those keep one GEMM per block."""
     F, Cg, Ng = math.prod(g.f), x_shape[-1] // groups, Wg.shape[-1]
     # W_k[j, k] = W[k]ᵀ of group j: (groups, F, Ng, Cg)
     W_k = np.ascontiguousarray(Wg.reshape(groups, F, Cg, Ng).transpose(0, 1, 3, 2))
