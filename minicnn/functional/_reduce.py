@@ -15,8 +15,8 @@ reason: NumPy runs a broadcast operation through its buffered iterator (buffers 
 buffered path is the slow one (measured: the threshold moves with ``np.setbufsize``).
 :func:`per_channel` therefore runs them on rows of just over half a buffer against the
 vector tiled k times, at about the speed of ``a − 1.5`` (1.5 to 2 times faster than
-broadcasting along rows of n_C values, or than rows of exactly 4,096). ``python benchmarks/batchnorm.py`` times BatchNorm,
-which is built on these.
+broadcasting along rows of n_C values, or than rows of exactly 4,096).
+``python benchmarks/batchnorm.py`` times BatchNorm, which is built on these.
 
 ==========  ==================  ===========================================
 function    computes            shapes
