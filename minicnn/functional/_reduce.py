@@ -14,8 +14,7 @@ reason: NumPy runs a broadcast operation through its buffered iterator (buffers 
 ``np.getbufsize()`` = 8,192 values) unless a row is longer than half a buffer, and the
 buffered path is the slow one (measured: the threshold moves with ``np.setbufsize``).
 :func:`per_channel` therefore runs them on rows of just over half a buffer against the
-vector tiled k times, at about the speed of ``a − 1.5`` (1.5 to 2 times faster than
-broadcasting along rows of n_C values, or than rows of exactly 4,096).
+vector tiled k times, which NumPy runs at about the speed of ``a − 1.5``.
 ``python benchmarks/batchnorm.py`` times BatchNorm, which is built on these.
 
 ==========  ==================  ===========================================
