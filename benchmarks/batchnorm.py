@@ -66,6 +66,7 @@ def torch_step(shape, channels_last):
 def main():
     print(f"batch norm, training mode, forward + backward, float32, {ARGS.threads} thread(s), "
           f"median of {ARGS.repeat}; {C.machine()}")
+    print(C.machine_check(2))
     rows = []
     for shape in SHAPES:
         fns = {"minicnn": minicnn_step(shape)}
@@ -78,6 +79,7 @@ def main():
                      C.fmt(best_torch, ".2f"),
                      C.fmt(None if best_torch is None else ms["minicnn"] / best_torch, ".2f")])
     C.print_table(["x (m, n_H, n_W, n_C)", "minicnn ms", "torch ms", "ratio to torch"], rows)
+    print(C.machine_check(2))
 
 
 if __name__ == "__main__":

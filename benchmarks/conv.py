@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (add_timing_args, fmt, import_torch, interleaved_ms,  # noqa: E402
-                     limit_threads, machine, print_table, timing, traced_peak_bytes)
+                     limit_threads, machine, machine_check, print_table, timing,
+                     traced_peak_bytes)
 
 
 @dataclass
@@ -241,6 +242,7 @@ def main():
           f"{machine()}; numpy {np.__version__}"
           + (f", torch {torch.__version__}" if torch else ", torch not installed")
           + f"; allocator tuned: {_workspace.tune_malloc()}")
+    print(machine_check(ARGS.threads))
     rows = []
     for row in ROWS:
         if row.key not in ARGS.rows:
@@ -272,6 +274,7 @@ def main():
     print("GEMMs = the bare NumPy matmuls of the same passes, in minicnn's blocks of columns, "
           "on ready operands in cache (no im2col, no col2im): a floor for any im2col + GEMM "
           "conv with this BLAS; GEMMs ratio = that floor / the faster PyTorch layout.")
+    print(machine_check(ARGS.threads))
     if "resnet" in ARGS.rows:
         extra_f, extra_fb, full, ws = im2col_memory(ROWS[1])
         mib = 1 / 2**20

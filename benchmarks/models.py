@@ -28,7 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (add_timing_args, fmt, import_torch, interleaved_ms,  # noqa: E402
-                     limit_threads, machine, print_table, timing)
+                     limit_threads, machine, machine_check, print_table, timing)
 
 MODELS = {"resnet50": (64, 3), "mobilenet_v2": (96, 3), "course_resnet": (64, 3)}
 
@@ -264,6 +264,7 @@ def main():
           f"{ARGS.batch}, {timing(ARGS)}; {machine()}; "
           f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch
                                        else ", torch not installed"))
+    print(machine_check(ARGS.threads))
     rows = []
     for name in ARGS.models:
         n, n_C = MODELS[name]
@@ -282,6 +283,7 @@ def main():
                  "torch NHWC ms", "ratio", "logits Δ (rel.)"], rows)
     print("ratio = minicnn / the faster PyTorch layout (goal ≤ 1.5); logits Δ = "
           "max |z − z_torch| / max |z_torch| for the same weights in evaluation mode.")
+    print(machine_check(ARGS.threads))
 
 
 if __name__ == "__main__":

@@ -177,6 +177,7 @@ def main():
     m = ARGS.batch
     print(f"training step (forward + backward + Adam), batch {m}, float32, {C.timing(ARGS)}; "
           f"{C.machine()}")
+    print(C.machine_check(ARGS.threads))
     rows = []
     for name, shape in CASES:
         fns = {"minicnn": minicnn_step(name, shape, m)}
@@ -190,6 +191,7 @@ def main():
                      C.fmt(ips.get("torch"), ".0f"), C.fmt(ratio, ".2f")])
     C.print_table(["model, input", "minicnn ms", "minicnn img/s", "torch ms", "torch img/s",
                    "throughput ratio (goal ≥ 0.7)"], rows)
+    print(C.machine_check(ARGS.threads))
     print()
     us = overhead_us()
     C.print_table(["one tiny op (1 element)", "µs"], [[k, C.fmt(v, ".2f")] for k, v in us.items()])
