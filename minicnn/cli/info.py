@@ -7,6 +7,7 @@ import platform
 import numpy as np
 
 from .. import __version__, backend
+from ..threads import get_num_threads
 
 
 def _blas() -> str:
@@ -33,6 +34,8 @@ def run_info() -> int:
         f"numpy         {np.__version__}",
         f"BLAS          {_blas()}",
         f"CPU cores     {os.cpu_count()}",
+        f"threads       {get_num_threads()} in minicnn's own pool, BLAS's as above  "
+        f"(minicnn.set_num_threads or --threads sets both)",
         f"default device {backend.get_device()}  (set with minicnn.set_device or "
         f"{backend.ENV_DEVICE})",
     ]

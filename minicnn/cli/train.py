@@ -32,6 +32,7 @@ def add_train_args(p):
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--input-shape", type=int, nargs=3, metavar=("H", "W", "C"))
     p.add_argument("--device", default=None, help="cpu or cuda (default: MINICNN_DEVICE or cpu)")
+    add_threads_arg(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/latest", help="folder for the checkpoint, curves "
                    "and metrics")
@@ -44,7 +45,23 @@ def add_evaluate_args(p):
     p.add_argument("--dataset", default=None, help="default: the one it was trained on")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--device", default=None)
+    add_threads_arg(p)
     p.add_argument("--batch-size", type=int, default=256)
+
+
+def add_threads_arg(p):
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (BLAS and minicnn's own; default: BLAS's default and "
+                        "the usable cores); see minicnn.set_num_threads")
+
+
+def _setup(args):
+    """The device and threads asked for on the command line."""
+    import minicnn
+    if args.device:
+        backend.set_device(args.device)
+    if args.threads is not None:
+        minicnn.set_num_threads(args.threads)
 
 
 def _input_shape(model_name, dataset_shape, override):
@@ -77,8 +94,7 @@ def run_train(args) -> int:
     from ..train import Callback, Trainer
 
     minicnn.manual_seed(args.seed)
-    if args.device:
-        backend.set_device(args.device)
+    _setup(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -150,8 +166,7 @@ def run_evaluate(args) -> int:
     from ..data import DataLoader, TensorDataset
     from ..train import Trainer
 
-    if args.device:
-        backend.set_device(args.device)
+    _setup(args)
     ckpt = minicnn.load(args.checkpoint)
     if "config" not in ckpt:
         raise SystemExit(f"{args.checkpoint}: not a checkpoint written by `minicnn train` "

@@ -123,8 +123,15 @@ _pool = None
 _pool_pid = None
 
 
+#: Set by :func:`minicnn.set_num_threads`; None: ``MINICNN_NUM_THREADS`` or the cores.
+threads_set = None
+
+
 def num_threads() -> int:
-    """Threads for elementwise blocks: ``MINICNN_NUM_THREADS``, else the usable cores."""
+    """Threads for elementwise blocks: what :func:`minicnn.set_num_threads` set, else
+    ``MINICNN_NUM_THREADS``, else the usable cores."""
+    if threads_set is not None:
+        return threads_set
     env = os.environ.get("MINICNN_NUM_THREADS")
     if env:
         return max(1, int(env))

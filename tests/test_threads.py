@@ -1,0 +1,84 @@
+"""minicnn.set_num_threads / get_num_threads: BLAS's threads and minicnn's own pool."""
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import minicnn
+import minicnn.functional as F
+from minicnn.cli import main
+from minicnn.functional import _workspace
+
+
+def blas_threads():
+    """NumPy's BLAS threads (other BLAS libraries that SciPy & co. load later keep theirs:
+    minicnn's products all go through NumPy)."""
+    libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return [i["num_threads"] for i in [i for i in libs if "numpy" in i["filepath"]] or libs[:1]]
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    """Each test leaves BLAS and the pool as it found them (other tests share the process)."""
+    from threadpoolctl import threadpool_limits
+    before, pool = blas_threads(), _workspace.threads_set
+    yield
+    threadpool_limits(limits=before[0] if before else None, user_api="blas")
+    _workspace.threads_set = pool
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_set_num_threads_sets_blas_and_the_pool(n):
+    minicnn.set_num_threads(n)
+    assert minicnn.get_num_threads() == n
+    assert blas_threads() and all(t == n for t in blas_threads())
+
+
+def test_one_thread_runs_the_pool_inline():
+    minicnn.set_num_threads(1)
+    seen = _workspace.parallel_map(lambda _: threading.get_ident(), range(4))
+    assert seen == [threading.get_ident()] * 4
+
+
+def test_two_threads_run_the_pool_on_two_workers():
+    minicnn.set_num_threads(2)
+    barrier = threading.Barrier(2, timeout=10)      # both items must be running at once
+
+    def item(_):
+        barrier.wait()
+        return threading.get_ident()
+    assert len(set(_workspace.parallel_map(item, range(2)))) == 2
+
+
+@pytest.mark.parametrize("groups", [1, 8])
+def test_results_do_not_depend_on_the_threads(groups):
+    """The GEMMs split their outputs, not their sums, between threads; the pool's blocks
+    are summed in block order: the same numbers on one thread or two."""
+    rng = np.random.default_rng(0)
+    x = minicnn.tensor(rng.standard_normal((4, 9, 9, 8)), requires_grad=True)
+    W = minicnn.tensor(rng.standard_normal((3, 3, 8 // groups, 8)), requires_grad=True)
+    results = []
+    for n in (1, 2):
+        minicnn.set_num_threads(n)
+        x.grad = W.grad = None
+        Z = F.max_pool2d(F.conv2d(x, W, padding=1, groups=groups), 2)
+        Z.sum().backward()
+        results.append((Z.numpy(), np.array(x.grad), np.array(W.grad)))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])
+def test_bad_thread_count_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match=r"set_num_threads: n must be a positive int.*got"):
+        minicnn.set_num_threads(bad)
+
+
+def test_cli_threads_option(tmp_path, capsys):
+    assert main(["train", "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress",
+                 "--batch-size", "256", "--threads", "1"]) == 0
+    assert minicnn.get_num_threads() == 1 and all(t == 1 for t in blas_threads())
+    capsys.readouterr()
+    assert main(["info"]) == 0
+    assert "threads       1 in minicnn's own pool" in capsys.readouterr().out
