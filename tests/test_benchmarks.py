@@ -1,0 +1,38 @@
+"""The benchmark scripts run and print their tables (smoke tests: no timing is checked).
+
+The figures in the README and in the issues' closing notes come from these scripts, so a
+change that breaks one of them (a renamed engine function, a new argument) should fail
+here rather than at the next measurement. Each runs in its own process, on its smallest
+setting: benchmarks set the BLAS threads before NumPy loads.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+CASES = {
+    "conv": (["benchmarks/conv.py", "--rows", "lenet", "maxpool", "--repeat", "1",
+              "--no-torch"], ["LeNet conv1", "max-pool 2×2/2"]),
+    "train": (["benchmarks/train.py", "--repeat", "1", "--batch", "4"],
+              ["LeNet-5 28×28×1", "small ResNet 32×32×3", "one tiny op"]),
+    "models": (["benchmarks/models.py", "--models", "mobilenet_v2", "--batch", "1",
+                "--repeat", "1", "--no-torch"], ["mobilenet_v2"]),
+    "batchnorm": (["benchmarks/batchnorm.py", "--repeat", "1"], ["minicnn ms"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_benchmark_runs_and_prints_its_table(name):
+    args, expected = CASES[name]
+    run = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for text in expected:
+        assert text in run.stdout, run.stdout[-2000:]
+    checks = [line for line in run.stdout.splitlines() if line.startswith("machine check")]
+    assert len(checks) == 2, run.stdout[-2000:]              # above and below the table
+    assert all(("ms on 1" in c and ("normal" in c or "DEGRADED" in c)) or "skipped" in c
+               for c in checks)
