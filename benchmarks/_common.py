@@ -118,43 +118,21 @@ def print_table(headers, rows, out=sys.stdout) -> None:
     out.flush()
 
 
-def machine_check(threads: int = 2, repeat: int = 15) -> str:
-    """One line on the state of the machine, for the top and the bottom of a table.
-
-    Times minicnn's 3×3 conv 16 → 16 on (64, 28, 28, 16) (forward: im2col copies
-    alternating with GEMMs) on ``threads`` BLAS threads and on one, in turn. On the shared
-    2-core virtual machines these figures come from, there are stretches, from seconds
-    to minutes and sometimes a whole process, when every copy that follows a
-    multi-threaded GEMM runs several times slower: the conv then takes about three times
-    as long on two threads as on one, where it is normally faster on two. Timings taken in
-    such a stretch (marked DEGRADED) are not comparable with the others. Needs
-    threadpoolctl (installed with scikit-learn) to switch BLAS to one thread.
-    """
+def machine_check(threads: int = 2) -> str:
+    """One line on the state of the machine, for the top and the bottom of a table: see
+    :func:`minicnn.threads.thread_check`. Timings taken while it reads DEGRADED (a shared
+    virtual machine's stretch when multi-threaded BLAS stalls) are not comparable with the
+    others."""
     try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return "machine check: skipped (threadpoolctl is not installed)"
-    import numpy as np
-    from minicnn.functional._conv_engine import conv_gemm
-    from minicnn.functional.im2col import conv_geometry
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((64, 28, 28, 16), dtype=np.float32)
-    W = rng.standard_normal((3, 3, 16, 16), dtype=np.float32)
-    g = conv_geometry((28, 28), 3, 1, 1, 1, "machine_check")
-    blas = ThreadpoolController()          # finding the libraries takes ms: once
-
-    def conv_on(n):
-        def run():
-            with blas.limit(limits=n, user_api="blas"):
-                conv_gemm(x, W, g)
-        return run
-    ms = interleaved_ms({"many": conv_on(threads), "one": conv_on(1)}, repeat, cooldown=0)
-    ratio = ms["many"] / ms["one"]
-    state = ("DEGRADED: the figures taken now are not representative" if ratio > 1.5
+        from minicnn.threads import thread_check
+        c = thread_check(threads)
+    except ImportError as e:
+        return f"machine check: skipped ({e})"
+    state = ("DEGRADED: the figures taken now are not representative" if c["degraded"]
              else "normal")
     return (f"machine check (minicnn 3×3 conv 16→16 on 64×28×28, forward, warm): "
-            f"{ms['many']:.1f} ms on {threads} BLAS threads, {ms['one']:.1f} ms on 1 "
-            f"(ratio {ratio:.2f}) → {state}")
+            f"{c['ms']:.1f} ms on {c['threads']} BLAS threads, {c['ms_one_thread']:.1f} ms "
+            f"on 1 (ratio {c['ratio']:.2f}) → {state}")
 
 
 def machine() -> str:

@@ -82,3 +82,18 @@ def test_cli_threads_option(tmp_path, capsys):
     capsys.readouterr()
     assert main(["info"]) == 0
     assert "threads       1 in minicnn's own pool" in capsys.readouterr().out
+
+
+def test_thread_check_measures_both_counts_and_leaves_blas_as_it_was():
+    minicnn.set_num_threads(2)
+    c = minicnn.threads.thread_check(repeat=2)
+    assert c["threads"] == 2 and c["ms"] > 0 and c["ms_one_thread"] > 0
+    assert c["ratio"] == pytest.approx(c["ms"] / c["ms_one_thread"])
+    assert c["degraded"] == (c["ratio"] > 1.5)
+    assert blas_threads() == [2] * len(blas_threads())
+
+
+def test_cli_info_check(capsys):
+    assert main(["info", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "thread check  3×3 conv 16→16" in out and "ms on 1" in out

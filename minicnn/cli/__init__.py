@@ -5,7 +5,7 @@
     minicnn train [--model lenet5] [--dataset digits] [--epochs N] [--out runs/NAME] ...
     minicnn evaluate runs/NAME/checkpoint.npz [--dataset digits]
     minicnn summary --model resnet18 [--input-shape 32 32 3] [--num-classes 10]
-    minicnn info
+    minicnn info [--check]
     minicnn faces train|enrol|verify|identify ...
     minicnn stylize CONTENT STYLE -o OUT.png ...
 """
@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default="lenet5")
     s.add_argument("--input-shape", type=int, nargs=3, metavar=("H", "W", "C"))
     s.add_argument("--num-classes", type=int, default=10)
-    sub.add_parser("info", help="version, array backends, devices, BLAS")
+    i = sub.add_parser("info", help="version, array backends, devices, BLAS, threads")
+    i.add_argument("--check", action="store_true", help="also time a conv on BLAS's threads "
+                   "and on one: is multi-threading paying right now? (a second or two)")
     sub.add_parser("faces", help="face recognition: train, enrol, verify, identify",
                    add_help=False)
     sub.add_parser("stylize", help="neural style transfer", add_help=False)
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
         return run_summary(args)
     if args.command == "info":
         from .info import run_info
-        return run_info()
+        return run_info(args.check)
     _parser().print_help()
     return 2
 

@@ -27,7 +27,7 @@ def _blas() -> str:
         return "unknown"
 
 
-def run_info() -> int:
+def run_info(check: bool = False) -> int:
     lines = [
         f"minicnn       {__version__}",
         f"python        {platform.python_version()} ({platform.machine()})",
@@ -48,5 +48,18 @@ def run_info() -> int:
         lines.append("cupy          not installed (pip install 'minicnn[gpu]' for device='cuda')")
     except Exception as e:  # installed but no usable GPU
         lines.append(f"cupy          installed, no usable GPU ({e})")
+    if check:
+        lines.append(_thread_check())
     print("\n".join(lines))
     return 0
+
+
+def _thread_check() -> str:
+    from ..threads import thread_check
+    c = thread_check()
+    line = (f"thread check  3×3 conv 16→16 on 64×28×28: {c['ms']:.1f} ms on "
+            f"{c['threads']} BLAS threads, {c['ms_one_thread']:.1f} ms on 1")
+    if c["degraded"]:
+        return (line + "\n              multi-threaded BLAS is stalling on this machine "
+                "right now: minicnn.set_num_threads(1) or --threads 1 runs faster")
+    return line
