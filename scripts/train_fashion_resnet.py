@@ -42,6 +42,7 @@ from minicnn import Tensor, no_grad  # noqa: E402
 from minicnn.data import (FASHION_MNIST_DIR, Compose, RandomCrop,  # noqa: E402
                           RandomHorizontalFlip, load_mnist)
 from minicnn.optim import SGD, CosineAnnealingLR, LinearWarmup  # noqa: E402
+from minicnn.threads import AdaptiveThreads  # noqa: E402
 
 
 def parse(argv=None):
@@ -60,7 +61,18 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join(REPO, "docs", "fashion_resnet_curves.png"))
     p.add_argument("--save", default=None, help="write the trained weights here (.npz)")
+    p.add_argument("--threads", type=threads_arg, default=None,
+                   help="N, or auto: one thread while multi-threaded BLAS stalls on a "
+                        "shared machine (see minicnn.threads.AdaptiveThreads)")
     return p.parse_args(argv)
+
+
+def threads_arg(value):
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {value!r}")
+    return int(value)
 
 
 def evaluate(model, X, y, batch=500):
@@ -86,6 +98,9 @@ def param_groups(model, weight_decay):
 
 def train(args):
     minicnn.manual_seed(args.seed)
+    adaptive = AdaptiveThreads() if args.threads == "auto" else None
+    if isinstance(args.threads, int):
+        minicnn.set_num_threads(args.threads)
     X, y = load_mnist(args.data_dir, "train")
     X_test, y_test = load_mnist(args.data_dir, "t10k")
     if args.limit:
@@ -129,6 +144,8 @@ def train(args):
             loss.backward()
             opt.step()
             sched.step()
+            if adaptive:
+                adaptive.step()
             loss_sum += loss.item() * len(idx)
             correct += int((z.numpy().argmax(axis=1) == y[idx]).sum())
             seen += len(idx)
@@ -140,6 +157,8 @@ def train(args):
                         "time_s": time.time() - t0, "train_s": time.time() - t0 - eval_s,
                         "cpu_s": time.process_time() - cpu0})
         h = history[-1]
+        if adaptive:
+            h["threads"] = adaptive.summary()
         print(f"{epoch:5d} {h['train_loss']:10.4f} {h['train_acc']:9.4f} {test_loss:9.4f} "
               f"{test_acc:8.4f} {h['time_s']:6.0f}s {h['train_s']:7.0f}s", flush=True)
     if args.save:
@@ -190,7 +209,7 @@ def main(argv=None):
           f"({best['train_s'] / 60:.1f} min) of training; {best['time_s']:.0f} s "
           f"({best['time_s'] / 60:.1f} min) of wall time with the per-epoch evaluations, "
           f"{best['cpu_s']:.0f} s of CPU time (all threads; on a busy machine wall time > CPU "
-          "time / cores)")
+          "time / cores)" + (f"; {best['threads']}" if "threads" in best else ""))
     plot(history, args, n_params)
     return history
 

@@ -97,3 +97,68 @@ def test_cli_info_check(capsys):
     assert main(["info", "--check"]) == 0
     out = capsys.readouterr().out
     assert "thread check  3×3 conv 16→16" in out and "ms on 1" in out
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_adaptive_threads_switches_with_the_check_and_counts_the_time():
+    clock, states, seen = FakeClock(), iter([False, True, True, False]), []
+
+    def check(threads, repeat):
+        seen.append((threads, repeat))
+        return {"degraded": next(states)}
+    a = minicnn.threads.AdaptiveThreads(threads=2, every=10, repeat=3, check=check,
+                                        clock=clock)
+    a.step()                                           # t = 0: normal, stays on 2
+    assert (a.checks, a.switches, minicnn.get_num_threads()) == (1, 0, 2)
+    clock.t = 5
+    a.step()                                           # within the interval: no check
+    assert a.checks == 1
+    clock.t = 10
+    a.step()                                           # degraded: one thread
+    assert (a.checks, a.switches, minicnn.get_num_threads()) == (2, 1, 1)
+    assert blas_threads() == [1] * len(blas_threads())
+    clock.t = 20
+    a.step()                                           # still degraded: no switch
+    assert (a.switches, minicnn.get_num_threads()) == (1, 1)
+    clock.t = 35
+    a.step()                                           # normal again: back to two
+    assert (a.checks, a.switches, minicnn.get_num_threads()) == (4, 2, 2)
+    assert a.seconds_on_one == 25 and seen == [(2, 3)] * 4
+    assert "4 checks, 2 switches, 25 s on one thread" in a.summary()
+
+
+def test_adaptive_threads_is_a_trainer_callback():
+    from minicnn.data import DataLoader, TensorDataset
+    from minicnn.train import Trainer
+    calls = []
+
+    class Probe(minicnn.threads.AdaptiveThreads):
+        def step(self):
+            calls.append(self)
+    rng = np.random.default_rng(0)
+    data = TensorDataset(rng.standard_normal((20, 3)).astype(np.float32), rng.integers(0, 2, 20))
+    model = minicnn.nn.Linear(3, 2)
+    Trainer(model, minicnn.optim.SGD(model.parameters(), lr=0.1), callbacks=[Probe()],
+            progress=False).fit(DataLoader(data, batch_size=5), epochs=2)
+    assert len(calls) == 8                              # one per optimiser step
+
+
+def test_adaptive_threads_rejects_a_bad_interval():
+    with pytest.raises(ValueError, match="every must be a positive number of seconds"):
+        minicnn.threads.AdaptiveThreads(every=0)
+
+
+def test_cli_threads_auto_and_bad_value(tmp_path, capsys):
+    assert main(["train", "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress",
+                 "--batch-size", "256", "--threads", "auto"]) == 0
+    assert "adaptive threads (" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "--threads", "zero"])
+    assert "expected a positive number of threads or 'auto', got 'zero'" in capsys.readouterr().err

@@ -49,19 +49,40 @@ def add_evaluate_args(p):
     p.add_argument("--batch-size", type=int, default=256)
 
 
+def _threads(value: str):
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of threads or 'auto', "
+                                         f"got {value!r}")
+    return n
+
+
 def add_threads_arg(p):
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads (BLAS and minicnn's own; default: BLAS's default and "
-                        "the usable cores); see minicnn.set_num_threads")
+    p.add_argument("--threads", type=_threads, default=None,
+                   help="CPU threads: N (BLAS's and minicnn's own; default: BLAS's default "
+                        "and the usable cores), or auto: one while multi-threaded BLAS "
+                        "stalls on a shared machine (minicnn info --check), all otherwise")
 
 
 def _setup(args):
-    """The device and threads asked for on the command line."""
+    """The device and threads asked for on the command line; an AdaptiveThreads for
+    ``--threads auto`` (a callback for the Trainer), else None."""
     import minicnn
+    from ..threads import AdaptiveThreads
     if args.device:
         backend.set_device(args.device)
+    if args.threads == "auto":
+        adaptive = AdaptiveThreads()
+        adaptive.step()                             # the first check, before any work
+        return adaptive
     if args.threads is not None:
         minicnn.set_num_threads(args.threads)
+    return None
 
 
 def _input_shape(model_name, dataset_shape, override):
@@ -94,7 +115,7 @@ def run_train(args) -> int:
     from ..train import Callback, Trainer
 
     minicnn.manual_seed(args.seed)
-    _setup(args)
+    adaptive = _setup(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -139,7 +160,8 @@ def run_train(args) -> int:
             minicnn.save({"config": config, **trainer.state_dict()}, ckpt_path)
 
     trainer = Trainer(model, opt, scheduler=sched, scheduler_step="batch",
-                      callbacks=[SaveEveryEpoch()], progress=not args.no_progress)
+                      callbacks=[SaveEveryEpoch()] + ([adaptive] if adaptive else []),
+                      progress=not args.no_progress)
     if args.resume and ckpt_path.exists():
         trainer.load(ckpt_path, train_loader)
         print(f"resumed from {ckpt_path} after epoch {trainer.epoch}")
@@ -153,6 +175,8 @@ def run_train(args) -> int:
     test = trainer.evaluate(test_loader)
     print(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}  "
           f"({wall:.1f} s of training)")
+    if adaptive:
+        print(adaptive.summary())
     history.plot(out / "curves.png", title=f"{args.model} on {args.dataset}")
     with open(out / "metrics.json", "w") as f:
         json.dump({"config": config, "test": test, "train_seconds": wall,

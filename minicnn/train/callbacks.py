@@ -1,6 +1,7 @@
-"""Callbacks: code the ``Trainer`` calls at the end of every epoch.
+"""Callbacks: code the ``Trainer`` calls at the end of every epoch (and batch).
 
 A callback is any object with some of ``on_train_begin(trainer)``,
+``on_batch_end(trainer, step)`` (after each optimiser step),
 ``on_epoch_end(trainer, epoch, logs)`` and ``on_train_end(trainer)``. Setting
 ``trainer.stop_training = True`` ends training after the current epoch.
 """
@@ -13,6 +14,9 @@ __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LambdaCallback"]
 
 class Callback:
     def on_train_begin(self, trainer):
+        pass
+
+    def on_batch_end(self, trainer, step):
         pass
 
     def on_epoch_end(self, trainer, epoch, logs):

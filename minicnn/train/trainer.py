@@ -51,7 +51,8 @@ class Trainer:
     ``scheduler``       an LR scheduler, stepped once per epoch (``scheduler_step="epoch"``)
                         or per batch (``"batch"``)
     ``clip_grad_norm``  rescale gradients so their global L2 norm is at most this
-    ``callbacks``       objects with ``on_epoch_end(trainer, epoch, logs)`` & co
+    ``callbacks``       objects with ``on_epoch_end(trainer, epoch, logs)``,
+                        ``on_batch_end(trainer, step)`` & co
     ``progress``        show a tqdm bar per epoch
     ``check_finite``    stop with :class:`NonFiniteError` naming the layer on NaN/Inf
     ==================  ==============================================================
@@ -143,6 +144,8 @@ class Trainer:
         batches = _progress(loader, self.progress, f"epoch {self.epoch + 1}/{epochs}")
         for X, y in batches:
             loss, out = self.train_step(X, y)
+            for cb in self.callbacks:
+                _call(cb, "on_batch_end", self, self.step)
             m = X.shape[0]
             n_seen += m
             totals["loss"] += loss * m
