@@ -66,7 +66,8 @@ def add_threads_arg(p):
     p.add_argument("--threads", type=_threads, default=None,
                    help="CPU threads: N (BLAS's and minicnn's own; default: BLAS's default "
                         "and the usable cores), or auto: one while multi-threaded BLAS "
-                        "stalls on a shared machine (minicnn info --check), all otherwise")
+                        "stalls on a shared machine (minicnn info --check), all otherwise; "
+                        "auto runs are not bit-for-bit reproducible")
 
 
 def _setup(args):
