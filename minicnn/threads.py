@@ -93,7 +93,8 @@ class AdaptiveThreads:
     callback: it calls :meth:`on_batch_end`). Every ``every`` seconds it runs a short
     :func:`thread_check` (``repeat`` conv pairs, some tens of milliseconds) and sets one
     thread if the check reads degraded, ``threads`` if not. On a machine without such
-    stretches it never switches and costs about 1 % of the time at the default interval.
+    stretches it never switches; its cost is the check, 4·``repeat`` runs of that conv
+    (a few milliseconds each) per interval.
 
     ``checks``, ``switches`` and ``seconds_on_one`` say what it did; :meth:`summary` in
     a line. ``check`` and ``clock`` are for tests.
