@@ -66,6 +66,8 @@ def torch_step(shape, channels_last):
 def main():
     print(f"batch norm, training mode, forward + backward, float32, {ARGS.threads} thread(s), "
           f"median of {ARGS.repeat}; {C.machine()}")
+    # Two BLAS threads against one even when BatchNorm runs on one: the check is of the
+    # machine, and one against one would say nothing.
     print(C.machine_check(2))
     rows = []
     for shape in SHAPES:

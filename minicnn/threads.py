@@ -27,7 +27,8 @@ import time
 
 from .functional import _workspace
 
-__all__ = ["set_num_threads", "get_num_threads", "thread_check", "AdaptiveThreads"]
+__all__ = ["set_num_threads", "get_num_threads", "thread_check", "AdaptiveThreads",
+           "apply_threads"]
 
 
 def set_num_threads(n: int) -> None:
@@ -141,3 +142,17 @@ class AdaptiveThreads:
         on_one = self.seconds_on_one + (self._clock() - self._since if self.on_one else 0.0)
         return (f"adaptive threads ({self.threads} or 1): {self.checks} checks, "
                 f"{self.switches} switches, {on_one:.0f} s on one thread")
+
+
+def apply_threads(option):
+    """Carry out a ``--threads`` option: None leaves the threads as they are, a number ``n``
+    calls ``set_num_threads(n)``, ``"auto"`` returns an :class:`AdaptiveThreads` that has
+    already made its first check (call its ``step`` per training step, or give it to a
+    ``Trainer`` as a callback). Returns that object, else None."""
+    if option == "auto":
+        adaptive = AdaptiveThreads()
+        adaptive.step()
+        return adaptive
+    if option is not None:
+        set_num_threads(option)
+    return None

@@ -42,7 +42,8 @@ from minicnn import Tensor, no_grad  # noqa: E402
 from minicnn.data import (FASHION_MNIST_DIR, Compose, RandomCrop,  # noqa: E402
                           RandomHorizontalFlip, load_mnist)
 from minicnn.optim import SGD, CosineAnnealingLR, LinearWarmup  # noqa: E402
-from minicnn.threads import AdaptiveThreads  # noqa: E402
+from minicnn.cli.train import threads_option  # noqa: E402
+from minicnn.threads import apply_threads  # noqa: E402
 
 
 def parse(argv=None):
@@ -61,18 +62,10 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join(REPO, "docs", "fashion_resnet_curves.png"))
     p.add_argument("--save", default=None, help="write the trained weights here (.npz)")
-    p.add_argument("--threads", type=threads_arg, default=None,
+    p.add_argument("--threads", type=threads_option, default=None,
                    help="N, or auto: one thread while multi-threaded BLAS stalls on a "
                         "shared machine (see minicnn.threads.AdaptiveThreads)")
     return p.parse_args(argv)
-
-
-def threads_arg(value):
-    if value == "auto":
-        return value
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {value!r}")
-    return int(value)
 
 
 def evaluate(model, X, y, batch=500):
@@ -98,9 +91,7 @@ def param_groups(model, weight_decay):
 
 def train(args):
     minicnn.manual_seed(args.seed)
-    adaptive = AdaptiveThreads() if args.threads == "auto" else None
-    if isinstance(args.threads, int):
-        minicnn.set_num_threads(args.threads)
+    adaptive = apply_threads(args.threads)
     X, y = load_mnist(args.data_dir, "train")
     X_test, y_test = load_mnist(args.data_dir, "t10k")
     if args.limit:

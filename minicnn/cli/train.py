@@ -49,7 +49,8 @@ def add_evaluate_args(p):
     p.add_argument("--batch-size", type=int, default=256)
 
 
-def _threads(value: str):
+def threads_option(value: str):
+    """argparse type of ``--threads``: a positive int or ``"auto"``."""
     if value == "auto":
         return value
     try:
@@ -63,7 +64,7 @@ def _threads(value: str):
 
 
 def add_threads_arg(p):
-    p.add_argument("--threads", type=_threads, default=None,
+    p.add_argument("--threads", type=threads_option, default=None,
                    help="CPU threads: N (BLAS's and minicnn's own; default: BLAS's default "
                         "and the usable cores), or auto: one while multi-threaded BLAS "
                         "stalls on a shared machine (minicnn info --check), all otherwise; "
@@ -73,17 +74,10 @@ def add_threads_arg(p):
 def _setup(args):
     """The device and threads asked for on the command line; an AdaptiveThreads for
     ``--threads auto`` (a callback for the Trainer), else None."""
-    import minicnn
-    from ..threads import AdaptiveThreads
+    from ..threads import apply_threads
     if args.device:
         backend.set_device(args.device)
-    if args.threads == "auto":
-        adaptive = AdaptiveThreads()
-        adaptive.step()                             # the first check, before any work
-        return adaptive
-    if args.threads is not None:
-        minicnn.set_num_threads(args.threads)
-    return None
+    return apply_threads(args.threads)
 
 
 def _input_shape(model_name, dataset_shape, override):
