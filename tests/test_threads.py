@@ -41,14 +41,50 @@ def test_one_thread_runs_the_pool_inline():
     assert seen == [threading.get_ident()] * 4
 
 
-def test_two_threads_run_the_pool_on_two_workers():
+def test_two_threads_run_the_pool_on_the_caller_and_a_helper():
     minicnn.set_num_threads(2)
     barrier = threading.Barrier(2, timeout=10)      # both items must be running at once
 
     def item(_):
         barrier.wait()
         return threading.get_ident()
-    assert len(set(_workspace.parallel_map(item, range(2)))) == 2
+    seen = _workspace.parallel_map(item, range(2))
+    assert len(set(seen)) == 2 and threading.get_ident() in seen
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_parallel_map_keeps_the_order_of_the_items(n):
+    minicnn.set_num_threads(n)
+    assert _workspace.parallel_map(lambda i: i * i, range(50)) == [i * i for i in range(50)]
+    assert _workspace.parallel_map(lambda i: i, []) == []
+
+
+def test_parallel_map_raises_the_error_and_starts_no_new_item():
+    minicnn.set_num_threads(2)
+    started = []
+
+    def item(i):
+        started.append(i)
+        if i == 3:
+            raise KeyError("item 3")
+        return i
+    with pytest.raises(KeyError, match="item 3"):
+        _workspace.parallel_map(item, range(1000))
+    assert len(started) < 1000
+
+
+def test_a_parallel_map_inside_a_parallel_map_does_not_wait_on_its_own_pool():
+    minicnn.set_num_threads(2)
+
+    def outer(i):
+        return sum(_workspace.parallel_map(lambda j: i * j, range(4)))
+    result = []
+    # In a thread of its own, so that a deadlock fails the test instead of hanging it.
+    runner = threading.Thread(target=lambda: result.append(_workspace.parallel_map(
+        outer, range(4))), daemon=True)
+    runner.start()
+    runner.join(timeout=30)
+    assert result == [[6 * i for i in range(4)]]
 
 
 @pytest.mark.parametrize("groups", [1, 8])

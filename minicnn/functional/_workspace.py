@@ -144,13 +144,47 @@ def num_threads() -> int:
 def parallel_map(fn, items) -> list:
     """``[fn(item) for item in items]``, run on up to :func:`num_threads` threads.
 
-    The items must touch disjoint parts of any array they write.
+    The items must touch disjoint parts of any array they write. The calling thread
+    works too: it and n − 1 pool threads take the next item in turn until none is
+    left, and the caller waits once, at the end. (Handing each item to the pool
+    and waiting for each result in order woke the caller once per item: about three
+    times the context switches, and slower depthwise convolutions and pooling on the
+    2-core development machine.) Results come back in the
+    order of ``items`` whichever thread ran them. If ``fn`` raises, no new item is
+    started, the items already running finish, and an error is raised (the caller's
+    own first, else a helper's).
     """
     global _pool, _pool_pid
     items = list(items)
     n = min(num_threads(), len(items))
     if n <= 1:
         return [fn(item) for item in items]
-    if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < n:
-        _pool, _pool_pid = ThreadPoolExecutor(n, thread_name_prefix="minicnn"), os.getpid()
-    return list(_pool.map(fn, items))
+    if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < n - 1:
+        _pool, _pool_pid = ThreadPoolExecutor(n - 1, thread_name_prefix="minicnn"), os.getpid()
+    results = [None] * len(items)
+    next_item = iter(range(len(items)))
+    lock, failed = threading.Lock(), threading.Event()
+
+    def work():
+        while not failed.is_set():
+            with lock:
+                i = next(next_item, None)
+            if i is None:
+                return
+            try:
+                results[i] = fn(items[i])
+            except BaseException:
+                failed.set()
+                raise
+    helpers = [_pool.submit(work) for _ in range(n - 1)]
+    try:
+        work()
+    finally:
+        # A helper that has not started by now has nothing left to do: cancel it rather
+        # than wait for its thread to wake (this also keeps a nested call from waiting
+        # on a pool that its own caller occupies). Wait for those already running.
+        errors = [None if h.cancel() else h.exception() for h in helpers]
+    for e in errors:
+        if e is not None:
+            raise e
+    return results
