@@ -37,19 +37,28 @@ def import_torch(threads: int):
     return torch
 
 
+#: Seconds of untimed calls before each warm timed call (see :func:`interleaved_ms`).
+WARM_SECONDS = 0.1
+
+
 def add_timing_args(p, repeat: int = 7) -> None:
-    """The timing options of the benchmarks against PyTorch: --repeat, --threads, --cold."""
+    """The timing options of the benchmarks against PyTorch: --repeat, --threads, --cold,
+    --warm-seconds."""
     p.add_argument("--repeat", type=int, default=repeat)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cold", action="store_true",
                    help="time the first call after each pause instead of a warm call "
                         "(see interleaved_ms)")
+    p.add_argument("--warm-seconds", type=float, default=WARM_SECONDS,
+                   help="untimed calls for at least this long before each warm timed call "
+                        "(0: one untimed call; see interleaved_ms)")
 
 
 def timing(args) -> str:
     """How the medians were taken, for a table's header line."""
     return (f"{args.threads} threads, median of {args.repeat} "
-            + ("first calls after a pause" if args.cold else "warm calls"))
+            + ("first calls after a pause" if args.cold
+               else f"warm calls (after {args.warm_seconds:g} s of calls)"))
 
 
 def median_ms(fn, repeat: int = 7, warmup: int = 1) -> float:
@@ -58,17 +67,21 @@ def median_ms(fn, repeat: int = 7, warmup: int = 1) -> float:
 
 
 def interleaved_ms(fns: dict, repeat: int = 7, warmup: int = 1, cooldown: float = 0.15,
-                   warm: bool = True) -> dict:
+                   warm: bool = True, warm_seconds: float = WARM_SECONDS) -> dict:
     """Median milliseconds of each function in ``fns`` (name → callable; None is skipped),
     timed in turn, round after round.
 
     ``cooldown`` seconds pass before each contender's turn: after a call, OpenBLAS's and
     OpenMP's worker threads keep spinning for a while (OpenBLAS: ~0.1 s), and would
     otherwise slow down whichever contender runs next. With ``warm`` (the default) each
-    turn is an untimed call and then the timed one, so the time is that of a call in a
-    loop, as in training (threads awake, caches warm); with ``warm=False`` it is the
-    first call after the pause, which on a virtual machine can cost a threaded op many
-    milliseconds more (idle cores take a while to run again).
+    turn first calls the function, untimed, for at least ``warm_seconds`` (at least
+    once), then times one call: the time of a call in a loop, as in training, where the
+    cores never idle. One untimed call is not always enough on a virtual machine: after
+    the pause, a pool whose threads sleep between tasks (minicnn's; OpenMP's and
+    OpenBLAS's spin instead) can run its next one or two calls much slower than in a
+    loop (compare a benchmark's figures with ``--warm-seconds 0``, one untimed call).
+    With ``warm=False`` the time is that of the first call after the pause, which can
+    cost a threaded op many milliseconds more (idle cores take a while to run again).
     """
     fns = {k: f for k, f in fns.items() if f is not None}
     for f in fns.values():
@@ -79,7 +92,10 @@ def interleaved_ms(fns: dict, repeat: int = 7, warmup: int = 1, cooldown: float 
         for k, f in fns.items():
             time.sleep(cooldown)
             if warm:
+                start = time.perf_counter()
                 f()
+                while time.perf_counter() - start < warm_seconds:
+                    f()
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)

@@ -256,7 +256,7 @@ def main():
         c["GEMMs"] = gemm_floor(row, c["out_shape"], rng)
         ms = interleaved_ms({k: c.get(k) for k in ("fwd", "fwd+bwd", "GEMMs", "torch NCHW",
                                                    "torch NHWC")},
-                            ARGS.repeat, warm=not ARGS.cold)
+                            ARGS.repeat, warm=not ARGS.cold, warm_seconds=ARGS.warm_seconds)
         _, fl = flops(row, c["out_shape"])
         best = min([ms[k] for k in ("torch NCHW", "torch NHWC") if k in ms], default=None)
         rows.append([row.name, row.shape, fmt(ms["fwd"]), fmt(ms["fwd+bwd"]),

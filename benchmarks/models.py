@@ -272,7 +272,7 @@ def main():
         y = rng.integers(0, 6, ARGS.batch)
         c = closures(name, x, y)
         ms = interleaved_ms({k: c.get(k) for k in ("minicnn", "torch NCHW", "torch NHWC")},
-                            ARGS.repeat, warm=not ARGS.cold)
+                            ARGS.repeat, warm=not ARGS.cold, warm_seconds=ARGS.warm_seconds)
         best = min([ms[k] for k in ("torch NCHW", "torch NHWC") if k in ms], default=None)
         rows.append([name, f"{ARGS.batch}×{n}×{n}×{n_C}", f"{c['params']:,}",
                      fmt(ms["minicnn"], ".0f"), fmt(ms.get("torch NCHW"), ".0f"),

@@ -183,7 +183,8 @@ def main():
         fns = {"minicnn": minicnn_step(name, shape, m)}
         if torch is not None:
             fns["torch"] = torch_step(name, shape, m)
-        ms = C.interleaved_ms(fns, repeat=ARGS.repeat, warmup=2, warm=not ARGS.cold)
+        ms = C.interleaved_ms(fns, repeat=ARGS.repeat, warmup=2, warm=not ARGS.cold,
+                              warm_seconds=ARGS.warm_seconds)
         ips = {k: 1e3 * m / v for k, v in ms.items()}
         ratio = ips["minicnn"] / ips["torch"] if "torch" in ips else None
         rows.append([f"{name} {shape[0]}×{shape[1]}×{shape[2]}", C.fmt(ms["minicnn"]),
