@@ -102,6 +102,75 @@ def interleaved_ms(fns: dict, repeat: int = 7, warmup: int = 1, cooldown: float 
     return {k: 1e3 * statistics.median(v) for k, v in times.items()}
 
 
+def gemm_floor(convs, seed: int = 0):
+    """The bare GEMMs of blocked im2col + GEMM convolutions, and nothing else.
+
+    ``convs`` lists ``(M, K, N, need_dx, need_dW)`` per convolution: output pixels,
+    f·f·n_C_prev and n_C, and which gradients its backward computes. The returned callable
+    runs, for each, the forward cols @ W, dx's dZ @ Wᵀ and dW's colsᵀ @ dZ (those needed),
+    block after block of ``_workspace.BLOCK_BYTES`` of columns as minicnn cuts them, each
+    block on ready operands (in cache: no im2col, no col2im, no framework, no memory
+    traffic beyond the GEMMs'). Its time is below what any im2col + GEMM convolution takes
+    with this BLAS. None when ``convs`` is empty.
+    """
+    import numpy as np
+
+    from minicnn.functional import _workspace
+    convs = list(convs)
+    if not convs:
+        return None
+    rng = np.random.default_rng(seed)
+    plans = []
+    for M, K, N, need_dx, need_dW in convs:
+        M_b = min(M, max(1, _workspace.BLOCK_BYTES // (K * 4)))
+        plans.append((M_b, K, N, [min(M_b, M - i) for i in range(0, M, M_b)], need_dx, need_dW))
+    # One buffer per operand, sliced for every convolution: random data, as in any block.
+    buf_cols = rng.standard_normal(max(p[0] * p[1] for p in plans), dtype=np.float32)
+    buf_W = rng.standard_normal(max(p[1] * p[2] for p in plans), dtype=np.float32)
+    buf_dZ = rng.standard_normal(max(p[0] * p[2] for p in plans), dtype=np.float32)
+
+    def run():
+        for M_b, K, N, blocks, need_dx, need_dW in plans:
+            cols = buf_cols[:M_b * K].reshape(M_b, K)
+            W = buf_W[:K * N].reshape(K, N)
+            dZ = buf_dZ[:M_b * N].reshape(M_b, N)
+            for rows in blocks:
+                c, d = cols[:rows], dZ[:rows]
+                c @ W
+                if need_dx:
+                    d @ W.T
+                if need_dW:
+                    c.T @ d
+    return run
+
+
+def conv_gemm_shapes(model, x_shape) -> list:
+    """``(M, K, N, need_dx, need_dW)`` of every convolution of ``model`` that minicnn runs
+    as im2col + GEMM (Conv1d/2d/3d with one group: not depthwise), from one forward pass
+    on zeros of ``x_shape``, for :func:`gemm_floor`."""
+    import math
+
+    import numpy as np
+
+    from minicnn import Tensor
+    from minicnn.nn.conv import _ConvNd
+    shapes, handles = [], []
+
+    def record(module, inputs, out):
+        W = module.W
+        shapes.append((math.prod(out.shape[:-1]), math.prod(W.shape[:-1]), W.shape[-1],
+                       bool(inputs[0].requires_grad), bool(W.requires_grad)))
+    for m in model.modules():
+        if isinstance(m, _ConvNd) and m.groups == 1:
+            handles.append(m.register_forward_hook(record))
+    try:
+        model(Tensor(np.zeros(x_shape, np.float32)))
+    finally:
+        for h in handles:
+            h.remove()
+    return shapes
+
+
 def traced_peak_bytes(fn) -> int:
     """Peak bytes allocated (and traced: NumPy reports its arrays) while ``fn()`` runs,
     above what was allocated when it started."""

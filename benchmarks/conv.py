@@ -26,9 +26,9 @@ import sys
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (add_timing_args, fmt, import_torch, interleaved_ms,  # noqa: E402
-                     limit_threads, machine, machine_check, print_table, timing,
-                     traced_peak_bytes)
+from _common import (add_timing_args, fmt, gemm_floor, import_torch,  # noqa: E402
+                     interleaved_ms, limit_threads, machine, machine_check, print_table,
+                     timing, traced_peak_bytes)
 
 
 @dataclass
@@ -181,30 +181,12 @@ def closures(row: Row, x, W, b):
     return result
 
 
-def gemm_floor(row: Row, out_shape, rng):
-    """The bare GEMMs of a blocked im2col + GEMM conv of the row, with nothing else: forward
-    cols @ W, dx's dZ @ Wᵀ, dW's colsᵀ @ dZ (those the row needs), block after block of
-    ``_workspace.BLOCK_BYTES`` of columns as minicnn cuts them, each on one block of ready
-    operands reused (in cache: no im2col, no col2im, no framework, no memory traffic beyond
-    the GEMMs'). Its time is below what any im2col + GEMM conv takes with this BLAS."""
+def row_gemms(row: Row, out_shape):
+    """The bare GEMMs of the row's conv (see ``_common.gemm_floor``); None off the GEMM path."""
     if row.op != "conv" or row.groups != 1:
         return None
-    M, K, N = math.prod(out_shape[:-1]), row.f * row.f * row.n_C_prev, row.n_C
-    M_b = min(M, max(1, _workspace.BLOCK_BYTES // (K * 4)))
-    cols = rng.standard_normal((M_b, K), dtype=np.float32)
-    W = rng.standard_normal((K, N), dtype=np.float32)
-    dZ = rng.standard_normal((M_b, N), dtype=np.float32)
-    blocks = [min(M_b, M - i) for i in range(0, M, M_b)]
-
-    def run():
-        for rows in blocks:
-            c, d = cols[:rows], dZ[:rows]
-            c @ W
-            if "x" in row.grads:
-                d @ W.T
-            if "W" in row.grads:
-                c.T @ d
-    return run
+    M, K = math.prod(out_shape[:-1]), row.f * row.f * row.n_C_prev
+    return gemm_floor([(M, K, row.n_C, "x" in row.grads, "W" in row.grads)])
 
 
 def im2col_memory(row: Row):
@@ -253,7 +235,7 @@ def main():
             rows.append([row.name, row.shape, "missing: minicnn.functional.pool.max_pool2d"]
                         + ["—"] * 5)
             continue
-        c["GEMMs"] = gemm_floor(row, c["out_shape"], rng)
+        c["GEMMs"] = row_gemms(row, c["out_shape"])
         ms = interleaved_ms({k: c.get(k) for k in ("fwd", "fwd+bwd", "GEMMs", "torch NCHW",
                                                    "torch NHWC")},
                             ARGS.repeat, warm=not ARGS.cold, warm_seconds=ARGS.warm_seconds)

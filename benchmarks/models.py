@@ -27,8 +27,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (add_timing_args, fmt, import_torch, interleaved_ms,  # noqa: E402
-                     limit_threads, machine, machine_check, print_table, timing)
+from _common import (add_timing_args, conv_gemm_shapes, fmt, gemm_floor,  # noqa: E402
+                     import_torch, interleaved_ms, limit_threads, machine, machine_check,
+                     print_table, timing)
 
 MODELS = {"resnet50": (64, 3), "mobilenet_v2": (96, 3), "course_resnet": (64, 3)}
 
@@ -227,15 +228,23 @@ def closures(name, x, y):
         F.cross_entropy(model(Tensor(x)), y).backward()
 
     result = {"minicnn": step, "params": M.count_parameters(model)}
-    if torch is None:
-        return result
+    if torch is not None:
+        result.update(torch_closures(model, build_ref, x, y))
+    # After the comparison: this forward pass moves BatchNorm's running statistics.
+    result["GEMMs"] = gemm_floor(conv_gemm_shapes(model, x.shape))
+    return result
+
+
+def torch_closures(model, build_ref, x, y):
+    """The same network in PyTorch, its outputs compared with minicnn's, and its steps."""
+    result = {}
     ref = build_ref(6)
     ours = {k: v for k, v in model.state_dict().items()}
     names = _to_torch_names(ref)
     ref.load_state_dict({names(k): torch.from_numpy(np.ascontiguousarray(v)) for k, v in
                          to_torch_layout(ours).items() if names(k) is not None},
                         strict=False)
-    assert sum(p.numel() for p in ref.parameters()) == result["params"], name
+    assert sum(p.numel() for p in ref.parameters()) == M.count_parameters(model), type(ref)
     model.eval()
     ref.eval()
     with minicnn.no_grad():
@@ -271,18 +280,25 @@ def main():
         x = rng.standard_normal((ARGS.batch, n, n, n_C), dtype=np.float32)
         y = rng.integers(0, 6, ARGS.batch)
         c = closures(name, x, y)
-        ms = interleaved_ms({k: c.get(k) for k in ("minicnn", "torch NCHW", "torch NHWC")},
+        ms = interleaved_ms({k: c.get(k) for k in ("minicnn", "GEMMs", "torch NCHW",
+                                                   "torch NHWC")},
                             ARGS.repeat, warm=not ARGS.cold, warm_seconds=ARGS.warm_seconds)
         best = min([ms[k] for k in ("torch NCHW", "torch NHWC") if k in ms], default=None)
         rows.append([name, f"{ARGS.batch}×{n}×{n}×{n_C}", f"{c['params']:,}",
                      fmt(ms["minicnn"], ".0f"), fmt(ms.get("torch NCHW"), ".0f"),
                      fmt(ms.get("torch NHWC"), ".0f"),
                      fmt(None if best is None else ms["minicnn"] / best, ".2f"),
+                     fmt(ms.get("GEMMs"), ".0f"),
+                     fmt(None if best is None or "GEMMs" not in ms else ms["GEMMs"] / best,
+                         ".2f"),
                      fmt(c.get("max |Δ logits|"), ".1e")])
     print_table(["model", "input", "parameters", "minicnn ms", "torch NCHW ms",
-                 "torch NHWC ms", "ratio", "logits Δ (rel.)"], rows)
+                 "torch NHWC ms", "ratio", "GEMMs ms", "GEMMs ratio", "logits Δ (rel.)"], rows)
     print("ratio = minicnn / the faster PyTorch layout (goal ≤ 1.5); logits Δ = "
           "max |z − z_torch| / max |z_torch| for the same weights in evaluation mode.")
+    print("GEMMs = the bare NumPy matmuls of the step's im2col + GEMM convolutions (not the "
+          "depthwise ones), in minicnn's blocks, on ready operands in cache: a floor for "
+          "them with this BLAS; GEMMs ratio = that floor / the faster PyTorch layout.")
     print(machine_check(ARGS.threads))
 
 

@@ -143,6 +143,12 @@ def minicnn_step(name, shape, m):
     return step
 
 
+def conv_gemms(name, shape, m):
+    """The bare GEMMs of the model's convolutions (see ``_common.gemm_floor``)."""
+    minicnn.manual_seed(0)
+    return C.gemm_floor(C.conv_gemm_shapes(MODELS[name](shape), (m,) + shape))
+
+
 def torch_step(name, shape, m):
     torch.manual_seed(0)
     model = torch_models()[name](shape)
@@ -180,7 +186,7 @@ def main():
     print(C.machine_check(ARGS.threads))
     rows = []
     for name, shape in CASES:
-        fns = {"minicnn": minicnn_step(name, shape, m)}
+        fns = {"minicnn": minicnn_step(name, shape, m), "GEMMs": conv_gemms(name, shape, m)}
         if torch is not None:
             fns["torch"] = torch_step(name, shape, m)
         ms = C.interleaved_ms(fns, repeat=ARGS.repeat, warmup=2, warm=not ARGS.cold,
@@ -189,9 +195,14 @@ def main():
         ratio = ips["minicnn"] / ips["torch"] if "torch" in ips else None
         rows.append([f"{name} {shape[0]}×{shape[1]}×{shape[2]}", C.fmt(ms["minicnn"]),
                      C.fmt(ips["minicnn"], ".0f"), C.fmt(ms.get("torch")),
-                     C.fmt(ips.get("torch"), ".0f"), C.fmt(ratio, ".2f")])
+                     C.fmt(ips.get("torch"), ".0f"), C.fmt(ratio, ".2f"),
+                     C.fmt(ms["GEMMs"]),
+                     C.fmt(ms["GEMMs"] / ms["torch"] if "torch" in ms else None, ".2f")])
     C.print_table(["model, input", "minicnn ms", "minicnn img/s", "torch ms", "torch img/s",
-                   "throughput ratio (goal ≥ 0.7)"], rows)
+                   "throughput ratio (goal ≥ 0.7)", "GEMMs ms", "GEMMs / torch ms"], rows)
+    print("GEMMs = the bare NumPy matmuls of the step's convolutions, in minicnn's blocks, on "
+          "ready operands in cache (no im2col, no col2im, nothing else): a floor for minicnn's "
+          "step with this BLAS. At the goal, minicnn's step may take 1/0.7 = 1.43× PyTorch's.")
     print(C.machine_check(ARGS.threads))
     print()
     us = overhead_us()
