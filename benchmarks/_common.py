@@ -144,22 +144,28 @@ def gemm_floor(convs, seed: int = 0):
     return run
 
 
-def conv_gemm_shapes(model, x_shape) -> list:
-    """``(M, K, N, need_dx, need_dW)`` of every convolution of ``model`` that minicnn runs
-    as im2col + GEMM (Conv1d/2d/3d with one group: not depthwise), from one forward pass
-    on zeros of ``x_shape``, for :func:`gemm_floor`."""
+def conv_layers(model, x_shape) -> list:
+    """The convolutions of ``model`` that minicnn runs as im2col + GEMM (Conv1d/2d/3d with
+    one group: not depthwise), as met in one forward pass on zeros of ``x_shape``: for
+    each, ``{"x_shape", "geometry", "gemm": (M, K, N, need_dx, need_dW)}``, for
+    :func:`gemm_floor` and :func:`im2col_pass`."""
     import math
 
     import numpy as np
 
     from minicnn import Tensor
+    from minicnn.functional.im2col import conv_geometry
     from minicnn.nn.conv import _ConvNd
-    shapes, handles = [], []
+    layers, handles = [], []
 
     def record(module, inputs, out):
-        W = module.W
-        shapes.append((math.prod(out.shape[:-1]), math.prod(W.shape[:-1]), W.shape[-1],
-                       bool(inputs[0].requires_grad), bool(W.requires_grad)))
+        x, W = inputs[0], module.W
+        layers.append({
+            "x_shape": tuple(x.shape),
+            "geometry": conv_geometry(x.shape[1:-1], module.kernel_size, module.stride,
+                                      module.padding, module.dilation),
+            "gemm": (math.prod(out.shape[:-1]), math.prod(W.shape[:-1]), W.shape[-1],
+                     bool(x.requires_grad), bool(W.requires_grad))})
     for m in model.modules():
         if isinstance(m, _ConvNd) and m.groups == 1:
             handles.append(m.register_forward_hook(record))
@@ -168,7 +174,30 @@ def conv_gemm_shapes(model, x_shape) -> list:
     finally:
         for h in handles:
             h.remove()
-    return shapes
+    return layers
+
+
+def im2col_pass(layers, seed: int = 0):
+    """One im2col of each of ``layers`` (:func:`conv_layers`), block after block into
+    minicnn's workspace, as its forward pass copies the windows: a floor for the copies
+    of a training step, whose backward needs at least one more window pass per layer
+    (dW's im2col) besides dx's. Pointwise layers (1×1, stride 1, no padding: no copy) are
+    skipped. None when no layer copies."""
+    import numpy as np
+
+    from minicnn.functional.im2col import Windows
+    rng = np.random.default_rng(seed)
+    xs = [(rng.standard_normal(layer["x_shape"], dtype=np.float32), layer["geometry"])
+          for layer in layers if not layer["geometry"].pointwise]
+    if not xs:
+        return None
+
+    def run():
+        for x, g in xs:
+            windows = Windows.of(x, g)
+            for block in windows.blocks():
+                windows.take(block)
+    return run
 
 
 def traced_peak_bytes(fn) -> int:

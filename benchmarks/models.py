@@ -27,9 +27,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (add_timing_args, conv_gemm_shapes, fmt, gemm_floor,  # noqa: E402
-                     import_torch, interleaved_ms, limit_threads, machine, machine_check,
-                     print_table, timing)
+from _common import (add_timing_args, conv_layers, fmt, gemm_floor,  # noqa: E402
+                     im2col_pass, import_torch, interleaved_ms, limit_threads, machine,
+                     machine_check, print_table, timing)
 
 MODELS = {"resnet50": (64, 3), "mobilenet_v2": (96, 3), "course_resnet": (64, 3)}
 
@@ -231,7 +231,9 @@ def closures(name, x, y):
     if torch is not None:
         result.update(torch_closures(model, build_ref, x, y))
     # After the comparison: this forward pass moves BatchNorm's running statistics.
-    result["GEMMs"] = gemm_floor(conv_gemm_shapes(model, x.shape))
+    layers = conv_layers(model, x.shape)
+    result["GEMMs"] = gemm_floor([layer["gemm"] for layer in layers])
+    result["im2col"] = im2col_pass(layers)
     return result
 
 
@@ -280,7 +282,7 @@ def main():
         x = rng.standard_normal((ARGS.batch, n, n, n_C), dtype=np.float32)
         y = rng.integers(0, 6, ARGS.batch)
         c = closures(name, x, y)
-        ms = interleaved_ms({k: c.get(k) for k in ("minicnn", "GEMMs", "torch NCHW",
+        ms = interleaved_ms({k: c.get(k) for k in ("minicnn", "GEMMs", "im2col", "torch NCHW",
                                                    "torch NHWC")},
                             ARGS.repeat, warm=not ARGS.cold, warm_seconds=ARGS.warm_seconds)
         best = min([ms[k] for k in ("torch NCHW", "torch NHWC") if k in ms], default=None)
@@ -291,14 +293,18 @@ def main():
                      fmt(ms.get("GEMMs"), ".0f"),
                      fmt(None if best is None or "GEMMs" not in ms else ms["GEMMs"] / best,
                          ".2f"),
+                     fmt(ms.get("im2col")),
                      fmt(c.get("max |Δ logits|"), ".1e")])
     print_table(["model", "input", "parameters", "minicnn ms", "torch NCHW ms",
-                 "torch NHWC ms", "ratio", "GEMMs ms", "GEMMs ratio", "logits Δ (rel.)"], rows)
+                 "torch NHWC ms", "ratio", "GEMMs ms", "GEMMs ratio", "im2col ms",
+                 "logits Δ (rel.)"], rows)
     print("ratio = minicnn / the faster PyTorch layout (goal ≤ 1.5); logits Δ = "
           "max |z − z_torch| / max |z_torch| for the same weights in evaluation mode.")
     print("GEMMs = the bare NumPy matmuls of the step's im2col + GEMM convolutions (not the "
           "depthwise ones), in minicnn's blocks, on ready operands in cache: a floor for "
-          "them with this BLAS; GEMMs ratio = that floor / the faster PyTorch layout.")
+          "them with this BLAS; GEMMs ratio = that floor / the faster PyTorch layout. "
+          "im2col = one window copy of each of those convolutions (the forward's; the "
+          "backward needs more).")
     print(machine_check(ARGS.threads))
 
 

@@ -143,10 +143,13 @@ def minicnn_step(name, shape, m):
     return step
 
 
-def conv_gemms(name, shape, m):
-    """The bare GEMMs of the model's convolutions (see ``_common.gemm_floor``)."""
+def conv_floors(name, shape, m):
+    """The bare GEMMs of the model's convolutions, and one im2col of each (see
+    ``_common.gemm_floor`` and ``_common.im2col_pass``)."""
     minicnn.manual_seed(0)
-    return C.gemm_floor(C.conv_gemm_shapes(MODELS[name](shape), (m,) + shape))
+    layers = C.conv_layers(MODELS[name](shape), (m,) + shape)
+    return {"GEMMs": C.gemm_floor([layer["gemm"] for layer in layers]),
+            "im2col": C.im2col_pass(layers)}
 
 
 def torch_step(name, shape, m):
@@ -186,7 +189,7 @@ def main():
     print(C.machine_check(ARGS.threads))
     rows = []
     for name, shape in CASES:
-        fns = {"minicnn": minicnn_step(name, shape, m), "GEMMs": conv_gemms(name, shape, m)}
+        fns = {"minicnn": minicnn_step(name, shape, m), **conv_floors(name, shape, m)}
         if torch is not None:
             fns["torch"] = torch_step(name, shape, m)
         ms = C.interleaved_ms(fns, repeat=ARGS.repeat, warmup=2, warm=not ARGS.cold,
@@ -197,12 +200,16 @@ def main():
                      C.fmt(ips["minicnn"], ".0f"), C.fmt(ms.get("torch")),
                      C.fmt(ips.get("torch"), ".0f"), C.fmt(ratio, ".2f"),
                      C.fmt(ms["GEMMs"]),
-                     C.fmt(ms["GEMMs"] / ms["torch"] if "torch" in ms else None, ".2f")])
+                     C.fmt(ms["GEMMs"] / ms["torch"] if "torch" in ms else None, ".2f"),
+                     C.fmt(ms.get("im2col"))])
     C.print_table(["model, input", "minicnn ms", "minicnn img/s", "torch ms", "torch img/s",
-                   "throughput ratio (goal ≥ 0.7)", "GEMMs ms", "GEMMs / torch ms"], rows)
+                   "throughput ratio (goal ≥ 0.7)", "GEMMs ms", "GEMMs / torch ms",
+                   "im2col ms"], rows)
     print("GEMMs = the bare NumPy matmuls of the step's convolutions, in minicnn's blocks, on "
-          "ready operands in cache (no im2col, no col2im, nothing else): a floor for minicnn's "
-          "step with this BLAS. At the goal, minicnn's step may take 1/0.7 = 1.43× PyTorch's.")
+          "ready operands in cache (no im2col, no col2im, nothing else); im2col = one window "
+          "copy of each convolution (the forward's; the backward needs at least one more per "
+          "convolution). Their sum is a floor for minicnn's step with this BLAS; at the goal, "
+          "the step may take 1/0.7 = 1.43× PyTorch's.")
     print(C.machine_check(ARGS.threads))
     print()
     us = overhead_us()

@@ -17,9 +17,10 @@ CASES = {
     "conv": (["benchmarks/conv.py", "--rows", "lenet", "maxpool", "--repeat", "1",
               "--no-torch"], ["LeNet conv1", "max-pool 2×2/2"]),
     "train": (["benchmarks/train.py", "--repeat", "1", "--batch", "4"],
-              ["LeNet-5 28×28×1", "small ResNet 32×32×3", "one tiny op"]),
+              ["LeNet-5 28×28×1", "small ResNet 32×32×3", "one tiny op", "GEMMs ms",
+               "im2col ms"]),
     "models": (["benchmarks/models.py", "--models", "mobilenet_v2", "--batch", "1",
-                "--repeat", "1", "--no-torch"], ["mobilenet_v2"]),
+                "--repeat", "1", "--no-torch"], ["mobilenet_v2", "GEMMs ms", "im2col ms"]),
     "batchnorm": (["benchmarks/batchnorm.py", "--repeat", "1"], ["minicnn ms"]),
 }
 
@@ -36,3 +37,27 @@ def test_benchmark_runs_and_prints_its_table(name):
     assert len(checks) == 2, run.stdout[-2000:]              # above and below the table
     assert all(("ms on 1" in c and ("normal" in c or "DEGRADED" in c)) or "skipped" in c
                for c in checks)
+
+
+def test_the_floors_see_the_gemm_convolutions_of_a_model(monkeypatch):
+    """conv_layers finds the convolutions that run as im2col + GEMM (not the depthwise
+    one) with their GEMM sizes; im2col_pass copies the windows of those that have any."""
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))
+    import _common
+
+    from minicnn import nn
+    from minicnn.functional.im2col import Windows
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 8, 1),
+                          nn.Conv2d(8, 8, 3, groups=8, padding=1))
+    layers = _common.conv_layers(model, (2, 5, 5, 1))
+    assert [layer["gemm"] for layer in layers] == [(50, 9, 4, False, True),
+                                                   (50, 4, 8, True, True)]
+    _common.gemm_floor([layer["gemm"] for layer in layers])()
+    copied = []
+    real_take = Windows.take
+    monkeypatch.setattr(Windows, "take",
+                        lambda self, block, **kw: copied.append(self.shape)
+                        or real_take(self, block, **kw))
+    _common.im2col_pass(layers)()
+    assert copied == [(2, 5, 5, 1)]                      # the 1×1 conv needs no copy
+    assert _common.im2col_pass(layers[1:]) is None and _common.gemm_floor([]) is None
