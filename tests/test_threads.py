@@ -1,5 +1,9 @@
 """minicnn.set_num_threads / get_num_threads: BLAS's threads and minicnn's own pool."""
+import os
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -52,39 +56,68 @@ def test_two_threads_run_the_pool_on_the_caller_and_a_helper():
     assert len(set(seen)) == 2 and threading.get_ident() in seen
 
 
+def first_item_waits_for(parties):
+    """A wrapper making each thread's first item wait until ``parties`` threads hold an
+    item, so that the caller and the helpers all run some (tiny items would otherwise
+    all go to the caller before a helper wakes)."""
+    barrier, local = threading.Barrier(parties, timeout=10), threading.local()
+
+    def wrap(fn):
+        def item(i):
+            if not getattr(local, "seen", False):
+                local.seen = True
+                barrier.wait()
+            return fn(i)
+        return item
+    return wrap
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_parallel_map_keeps_the_order_of_the_items(n):
     minicnn.set_num_threads(n)
-    assert _workspace.parallel_map(lambda i: i * i, range(50)) == [i * i for i in range(50)]
-    assert _workspace.parallel_map(lambda i: i, []) == []
+    threads = set()
+
+    def item(i):
+        threads.add(threading.get_ident())
+        return i * i
+    assert _workspace.parallel_map(first_item_waits_for(n)(item), range(50)) == \
+        [i * i for i in range(50)]
+    assert len(threads) == n
+    assert _workspace.parallel_map(item, []) == []
 
 
-def test_parallel_map_raises_the_error_and_starts_no_new_item():
+@pytest.mark.parametrize("failing", ["caller", "helper"])
+def test_an_error_stops_new_items_and_running_ones_finish(failing):
+    """The failing thread raises on its first item while the other thread's first item is
+    still running: that item finishes, no other item starts, and the error comes out."""
     minicnn.set_num_threads(2)
-    started = []
+    caller = threading.get_ident()
+    started, finished = [], []
 
     def item(i):
         started.append(i)
-        if i == 3:
-            raise KeyError("item 3")
+        on_caller = threading.get_ident() == caller
+        if on_caller == (failing == "caller"):
+            raise KeyError(f"item {i} on the {failing}")
+        time.sleep(0.05)
+        finished.append(i)
         return i
-    with pytest.raises(KeyError, match="item 3"):
-        _workspace.parallel_map(item, range(1000))
-    assert len(started) < 1000
+    with pytest.raises(KeyError, match=f"on the {failing}"):
+        _workspace.parallel_map(first_item_waits_for(2)(item), range(100))
+    assert len(started) == 2 and len(finished) == 1
 
 
 def test_a_parallel_map_inside_a_parallel_map_does_not_wait_on_its_own_pool():
-    minicnn.set_num_threads(2)
-
-    def outer(i):
-        return sum(_workspace.parallel_map(lambda j: i * j, range(4)))
-    result = []
-    # In a thread of its own, so that a deadlock fails the test instead of hanging it.
-    runner = threading.Thread(target=lambda: result.append(_workspace.parallel_map(
-        outer, range(4))), daemon=True)
-    runner.start()
-    runner.join(timeout=30)
-    assert result == [[6 * i for i in range(4)]]
+    """In a process of its own with a timeout: a deadlock would leave a pool thread that
+    also keeps the interpreter from exiting."""
+    code = ("import minicnn; from minicnn.functional import _workspace as w\n"
+            "minicnn.set_num_threads(2)\n"
+            "print(w.parallel_map(lambda i: sum(w.parallel_map(lambda j: i * j, range(4))),"
+            " range(4)))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=os.path.join(os.path.dirname(__file__), ".."))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == str([6 * i for i in range(4)])
 
 
 @pytest.mark.parametrize("groups", [1, 8])

@@ -34,7 +34,7 @@ import ctypes
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -149,10 +149,13 @@ def parallel_map(fn, items) -> list:
     left, and the caller waits once, at the end. (Handing each item to the pool
     and waiting for each result in order woke the caller once per item: about three
     times the context switches, and slower depthwise convolutions and pooling on the
-    2-core development machine.) Results come back in the
-    order of ``items`` whichever thread ran them. If ``fn`` raises, no new item is
-    started, the items already running finish, and an error is raised (the caller's
-    own first, else a helper's).
+    2-core development machine.) So ``fn`` may run on the caller's thread, with the
+    caller's :func:`workspace` buffers: it must not ask for a workspace name whose
+    view the caller still uses after the call.
+
+    Results come back in the order of ``items`` whichever thread ran them. If ``fn``
+    raises, no thread starts a new item once it sees the failure, the items already
+    running finish, and an error is raised (the caller's own first, else a helper's).
     """
     global _pool, _pool_pid
     items = list(items)
@@ -180,11 +183,15 @@ def parallel_map(fn, items) -> list:
     try:
         work()
     finally:
-        # A helper that has not started by now has nothing left to do: cancel it rather
-        # than wait for its thread to wake (this also keeps a nested call from waiting
-        # on a pool that its own caller occupies). Wait for those already running.
-        errors = [None if h.cancel() else h.exception() for h in helpers]
-    for e in errors:
-        if e is not None:
-            raise e
+        # A helper that has not started by now has nothing left to do: cancel every such
+        # one first, rather than wait for its thread to wake (this also keeps a nested
+        # call from waiting on a pool that its own caller occupies); then wait for those
+        # already running.
+        running = [h for h in helpers if not h.cancel()]
+        error = next((e for e in map(Future.exception, running) if e is not None), None)
+    if error is not None:
+        try:
+            raise error
+        finally:
+            error = None                # no cycle: this frame → error → traceback → frame
     return results
