@@ -8,6 +8,7 @@ ratio stays fair even when the absolute times are noisy.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -49,16 +50,28 @@ def add_timing_args(p, repeat: int = 7) -> None:
     p.add_argument("--cold", action="store_true",
                    help="time the first call after each pause instead of a warm call "
                         "(see interleaved_ms)")
-    p.add_argument("--warm-seconds", type=float, default=WARM_SECONDS,
+    p.add_argument("--warm-seconds", type=seconds, default=WARM_SECONDS,
                    help="untimed calls for at least this long before each warm timed call "
                         "(0: one untimed call; see interleaved_ms)")
 
 
 def timing(args) -> str:
     """How the medians were taken, for a table's header line."""
-    return (f"{args.threads} threads, median of {args.repeat} "
-            + ("first calls after a pause" if args.cold
-               else f"warm calls (after {args.warm_seconds:g} s of calls)"))
+    if args.cold:
+        how = "first calls after a pause"
+    elif args.warm_seconds > 0:
+        how = f"warm calls (after {args.warm_seconds:g} s of calls)"
+    else:
+        how = "warm calls (after one untimed call)"
+    return f"{args.threads} threads, median of {args.repeat} {how}"
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds, 0 or more."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text}")
+    return value
 
 
 def median_ms(fn, repeat: int = 7, warmup: int = 1) -> float:
@@ -75,11 +88,12 @@ def interleaved_ms(fns: dict, repeat: int = 7, warmup: int = 1, cooldown: float 
     OpenMP's worker threads keep spinning for a while (OpenBLAS: ~0.1 s), and would
     otherwise slow down whichever contender runs next. With ``warm`` (the default) each
     turn first calls the function, untimed, for at least ``warm_seconds`` (at least
-    once), then times one call: the time of a call in a loop, as in training, where the
-    cores never idle. One untimed call is not always enough on a virtual machine: after
-    the pause, a pool whose threads sleep between tasks (minicnn's; OpenMP's and
-    OpenBLAS's spin instead) can run its next one or two calls much slower than in a
-    loop (compare a benchmark's figures with ``--warm-seconds 0``, one untimed call).
+    once), then times one call: the time of a call repeated in a loop, with the cores
+    busy. One untimed call is not always enough on a virtual machine: after the pause, a
+    pool whose threads sleep between tasks (minicnn's; OpenMP's and OpenBLAS's spin
+    instead) can run its next one or two calls much slower than in a loop (compare a
+    benchmark's figures with ``--warm-seconds 0``, one untimed call). In a whole network
+    the ops alternate instead; ``train.py`` and ``models.py`` time whole steps.
     With ``warm=False`` the time is that of the first call after the pause, which can
     cost a threaded op many milliseconds more (idle cores take a while to run again).
     """
@@ -108,10 +122,12 @@ def gemm_floor(convs, seed: int = 0):
     ``convs`` lists ``(M, K, N, need_dx, need_dW)`` per convolution: output pixels,
     f·f·n_C_prev and n_C, and which gradients its backward computes. The returned callable
     runs, for each, the forward cols @ W, dx's dZ @ Wᵀ and dW's colsᵀ @ dZ (those needed),
-    block after block of ``_workspace.BLOCK_BYTES`` of columns as minicnn cuts them, each
-    block on ready operands (in cache: no im2col, no col2im, no framework, no memory
-    traffic beyond the GEMMs'). Its time is below what any im2col + GEMM convolution takes
-    with this BLAS. None when ``convs`` is empty.
+    in blocks of about ``_workspace.BLOCK_BYTES`` of columns, each block on ready operands
+    (in cache: no im2col, no col2im, no framework, no memory traffic beyond the GEMMs').
+    minicnn's engine cuts its blocks by whole rows of output and computes some products in
+    another form with the same multiply-adds (dx of a stride-1 conv as a convolution of the
+    padded dZ), so this is not a replay of it but about the least time that those
+    multiply-adds take with this BLAS. None when ``convs`` is empty.
     """
     import numpy as np
 
@@ -198,6 +214,14 @@ def im2col_pass(layers, seed: int = 0):
             for block in windows.blocks():
                 windows.take(block)
     return run
+
+
+def conv_floors(model, x_shape) -> dict:
+    """``{"GEMMs": gemm_floor(...), "im2col": im2col_pass(...)}`` for the im2col + GEMM
+    convolutions of ``model`` on inputs of ``x_shape`` (see :func:`conv_layers`)."""
+    layers = conv_layers(model, x_shape)
+    return {"GEMMs": gemm_floor([layer["gemm"] for layer in layers]),
+            "im2col": im2col_pass(layers)}
 
 
 def traced_peak_bytes(fn) -> int:

@@ -15,7 +15,8 @@ pause instead, see ``_common.interleaved_ms``). PyTorch runs in its default NCHW
 in channels-last (NHWC, minicnn's layout); the ratio is minicnn over the faster of the two.
 GFLOP/s counts 2 flops per multiply-add of the passes that ran. The "GEMMs" columns
 time the bare matrix products of a blocked im2col + GEMM conv of that row (ready operands in
-cache, NumPy's BLAS, in the same rotation): no im2col conv beats that floor on this machine.
+cache, NumPy's BLAS, in the same rotation): about the least time that an im2col conv's
+products take on this machine.
 """
 from __future__ import annotations
 
@@ -253,7 +254,7 @@ def main():
                  "torch NCHW", "torch NHWC", "ratio", "GEMMs ms", "GEMMs ratio"], rows)
     print("ratio = minicnn fwd+bwd / the faster PyTorch layout (fwd+bwd); goals: ≤ 1.3 on the "
           f"GEMM-bound rows ({', '.join(GEMM_BOUND)}), ≤ 3 on depthwise and max-pool.")
-    print("GEMMs = the bare NumPy matmuls of the same passes, in minicnn's blocks of columns, "
+    print("GEMMs = the bare NumPy matmuls of the same passes, in blocks of columns, "
           "on ready operands in cache (no im2col, no col2im): a floor for any im2col + GEMM "
           "conv with this BLAS; GEMMs ratio = that floor / the faster PyTorch layout.")
     print(machine_check(ARGS.threads))

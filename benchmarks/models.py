@@ -23,13 +23,14 @@ PyTorch (``--threads`` threads each) are timed in turn, run after run (see
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (add_timing_args, conv_layers, fmt, gemm_floor,  # noqa: E402
-                     im2col_pass, import_torch, interleaved_ms, limit_threads, machine,
-                     machine_check, print_table, timing)
+from _common import (add_timing_args, conv_floors, fmt, import_torch,  # noqa: E402
+                     interleaved_ms, limit_threads, machine, machine_check, print_table,
+                     timing)
 
 MODELS = {"resnet50": (64, 3), "mobilenet_v2": (96, 3), "course_resnet": (64, 3)}
 
@@ -231,9 +232,7 @@ def closures(name, x, y):
     if torch is not None:
         result.update(torch_closures(model, build_ref, x, y))
     # After the comparison: this forward pass moves BatchNorm's running statistics.
-    layers = conv_layers(model, x.shape)
-    result["GEMMs"] = gemm_floor([layer["gemm"] for layer in layers])
-    result["im2col"] = im2col_pass(layers)
+    result.update(conv_floors(model, x.shape))
     return result
 
 
@@ -259,7 +258,7 @@ def torch_closures(model, build_ref, x, y):
     ty = torch.from_numpy(y)
     for layout, fmt_ in (("torch NCHW", torch.contiguous_format),
                          ("torch NHWC", torch.channels_last)):
-        r = ref.to(memory_format=fmt_)
+        r = copy.deepcopy(ref).to(memory_format=fmt_)     # .to changes a module in place
         tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt_)
 
         def t_step(r=r, tx=tx):
@@ -301,7 +300,7 @@ def main():
     print("ratio = minicnn / the faster PyTorch layout (goal ≤ 1.5); logits Δ = "
           "max |z − z_torch| / max |z_torch| for the same weights in evaluation mode.")
     print("GEMMs = the bare NumPy matmuls of the step's im2col + GEMM convolutions (not the "
-          "depthwise ones), in minicnn's blocks, on ready operands in cache: a floor for "
+          "depthwise ones), in blocks of columns, on ready operands in cache: a floor for "
           "them with this BLAS; GEMMs ratio = that floor / the faster PyTorch layout. "
           "im2col = one window copy of each of those convolutions (the forward's; the "
           "backward needs more).")

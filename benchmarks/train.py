@@ -144,12 +144,9 @@ def minicnn_step(name, shape, m):
 
 
 def conv_floors(name, shape, m):
-    """The bare GEMMs of the model's convolutions, and one im2col of each (see
-    ``_common.gemm_floor`` and ``_common.im2col_pass``)."""
+    """The bare GEMMs of the model's convolutions, and one im2col of each."""
     minicnn.manual_seed(0)
-    layers = C.conv_layers(MODELS[name](shape), (m,) + shape)
-    return {"GEMMs": C.gemm_floor([layer["gemm"] for layer in layers]),
-            "im2col": C.im2col_pass(layers)}
+    return C.conv_floors(MODELS[name](shape), (m,) + shape)
 
 
 def torch_step(name, shape, m):
@@ -205,7 +202,7 @@ def main():
     C.print_table(["model, input", "minicnn ms", "minicnn img/s", "torch ms", "torch img/s",
                    "throughput ratio (goal ≥ 0.7)", "GEMMs ms", "GEMMs / torch ms",
                    "im2col ms"], rows)
-    print("GEMMs = the bare NumPy matmuls of the step's convolutions, in minicnn's blocks, on "
+    print("GEMMs = the bare NumPy matmuls of the step's convolutions, in blocks of columns, on "
           "ready operands in cache (no im2col, no col2im, nothing else); im2col = one window "
           "copy of each convolution (the forward's; the backward needs at least one more per "
           "convolution). Their sum is a floor for minicnn's step with this BLAS; at the goal, "

@@ -2,8 +2,9 @@
 
 The figures in the README and in the issues' closing notes come from these scripts, so a
 change that breaks one of them (a renamed engine function, a new argument) should fail
-here rather than at the next measurement. Each runs in its own process, on its smallest
-setting: benchmarks set the BLAS threads before NumPy loads.
+here rather than at the next measurement. Each script runs in its own process, on its
+smallest setting: benchmarks set the BLAS threads before NumPy loads. The helpers that
+measure floors are checked in this process, on a tiny model (they time nothing here).
 """
 import os
 import subprocess
