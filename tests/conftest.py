@@ -54,6 +54,27 @@ def _seed_and_default_device():
     backend._default_device = saved
 
 
+def blas_threads():
+    """NumPy's BLAS threads (other BLAS libraries that SciPy & co. load later keep theirs:
+    minicnn's products all go through NumPy)."""
+    from threadpoolctl import threadpool_info
+    libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return [i["num_threads"] for i in [i for i in libs if "numpy" in i["filepath"]] or libs[:1]]
+
+
+@pytest.fixture
+def restore_threads():
+    """Leaves BLAS's threads and minicnn's pool as the test found them (tests that change
+    them share the process with others)."""
+    from threadpoolctl import threadpool_limits
+
+    from minicnn.functional import _workspace
+    before, pool = blas_threads(), _workspace.threads_set
+    yield
+    threadpool_limits(limits=before[0] if before else None, user_api="blas")
+    _workspace.threads_set = pool
+
+
 @pytest.fixture
 def shared_data():
     if not SHARED_DATA.exists():

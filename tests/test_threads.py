@@ -7,29 +7,17 @@ import time
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
 
 import minicnn
 import minicnn.functional as F
 from minicnn.cli import main
 from minicnn.functional import _workspace
 
-
-def blas_threads():
-    """NumPy's BLAS threads (other BLAS libraries that SciPy & co. load later keep theirs:
-    minicnn's products all go through NumPy)."""
-    libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
-    return [i["num_threads"] for i in [i for i in libs if "numpy" in i["filepath"]] or libs[:1]]
+from conftest import blas_threads
 
 
-@pytest.fixture(autouse=True)
-def restore_threads():
-    """Each test leaves BLAS and the pool as it found them (other tests share the process)."""
-    from threadpoolctl import threadpool_limits
-    before, pool = blas_threads(), _workspace.threads_set
-    yield
-    threadpool_limits(limits=before[0] if before else None, user_api="blas")
-    _workspace.threads_set = pool
+# Each test leaves BLAS and the pool as it found them (other tests share the process).
+pytestmark = pytest.mark.usefixtures("restore_threads")
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])

@@ -198,7 +198,8 @@ def test_pretrained_features_transfer_to_signs(shared_data):
     assert script.train_head(features, y, train, test, seed=0, steps=200) > 0.6
 
 
-def test_fashion_script_runs(tmp_path):
+def test_fashion_script_runs(tmp_path, restore_threads):
+    """The script with its defaults but for size, --threads auto included."""
     script = _script("train_fashion_resnet")
     from minicnn.data import FASHION_MNIST_DIR
     from pathlib import Path
@@ -211,4 +212,5 @@ def test_fashion_script_runs(tmp_path):
     assert len(history) == 2 and history[1]["time_s"] > history[0]["time_s"]
     assert all(0 < h["train_s"] < h["time_s"] for h in history)   # evaluation kept apart
     assert history[1]["test_acc"] > 0.3                   # 20 small steps: above chance (0.1)
+    assert all(h["threads"].startswith("adaptive threads") for h in history)
     assert out.exists() and out.with_suffix(".json").exists()
