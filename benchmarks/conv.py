@@ -10,8 +10,9 @@ gradients a network needs at that layer: the first layer needs none for its inpu
 transfer none for its frozen weights), as the median of ``--repeat`` runs. minicnn and
 PyTorch (``--threads`` threads each, 2 by default) are timed in turn, run after run, so
 load from other processes hits both alike; each timed call follows 0.1 s of untimed
-ones (``--warm-seconds``), as in a training loop (``--cold`` times the first call after a
-pause instead, see ``_common.interleaved_ms``). PyTorch runs in its default NCHW layout and
+ones (``--warm-seconds``): the time of a call repeated in a loop, not of the op inside a
+network (``train.py`` and ``models.py`` time whole steps; ``--cold`` times the first call
+after a pause instead, see ``_common.interleaved_ms``). PyTorch runs in its default NCHW layout and
 in channels-last (NHWC, minicnn's layout); the ratio is minicnn over the faster of the two.
 GFLOP/s counts 2 flops per multiply-add of the passes that ran. The "GEMMs" columns
 time the bare matrix products of a blocked im2col + GEMM conv of that row (ready operands in
