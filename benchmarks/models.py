@@ -3,6 +3,7 @@ the same networks written in PyTorch, in the same process.
 
     python benchmarks/models.py                          # ResNet-50 and MobileNetV2
     python benchmarks/models.py --models resnet50 --repeat 9 --threads 2
+    python benchmarks/models.py --models mobilenet_v2 --parts   # where the step's time goes
 
 =============  ==========================================  ============
 row            network                                     batch
@@ -19,6 +20,7 @@ and before timing minicnn's weights are copied into them and the two evaluation-
 outputs compared, so both sides are the same network. minicnn and
 PyTorch (``--threads`` threads each) are timed in turn, run after run (see
 ``_common.interleaved_ms``); the ratio is minicnn over the faster PyTorch layout.
+``--parts`` adds, per model, the step's time by kind of op on each side (see ``_parts``).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _parts import PARTS_HEADERS, parts_rows, profile_parts  # noqa: E402
 from _common import (add_timing_args, conv_floors, fmt, import_torch,  # noqa: E402
                      interleaved_ms, limit_threads, machine, machine_check, print_table,
                      timing)
@@ -42,6 +45,9 @@ def parse():
     p.add_argument("--batch", type=int, default=8)
     add_timing_args(p, repeat=5)
     p.add_argument("--no-torch", action="store_true", help="time minicnn alone")
+    p.add_argument("--parts", action="store_true",
+                   help="also profile each step by kind of op, minicnn against PyTorch's "
+                        "faster layout")
     return p.parse_args()
 
 
@@ -275,7 +281,7 @@ def main():
           f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch
                                        else ", torch not installed"))
     print(machine_check(ARGS.threads))
-    rows = []
+    rows, parts = [], []
     for name in ARGS.models:
         n, n_C = MODELS[name]
         x = rng.standard_normal((ARGS.batch, n, n, n_C), dtype=np.float32)
@@ -294,6 +300,10 @@ def main():
                          ".2f"),
                      fmt(ms.get("im2col")),
                      fmt(c.get("max |Δ logits|"), ".1e")])
+        if ARGS.parts and best is not None:
+            layout = min(("torch NCHW", "torch NHWC"), key=lambda k: ms.get(k, float("inf")))
+            parts.append((name, layout, parts_rows(*profile_parts(torch, c["minicnn"], c[layout],
+                                                                  ARGS.repeat))))
     print_table(["model", "input", "parameters", "minicnn ms", "torch NCHW ms",
                  "torch NHWC ms", "ratio", "GEMMs ms", "GEMMs ratio", "im2col ms",
                  "logits Δ (rel.)"], rows)
@@ -304,6 +314,10 @@ def main():
           "them with this BLAS; GEMMs ratio = that floor / the faster PyTorch layout. "
           "im2col = one window copy of each of those convolutions (the forward's; the "
           "backward needs more).")
+    for name, layout, part_rows in parts:
+        print(f"\n{name}: the step by kind of op, ms per step over 3 × {ARGS.repeat} profiled "
+              f"steps (PyTorch: {layout}; each profiler slows its side); Δ = minicnn − PyTorch")
+        print_table(PARTS_HEADERS, part_rows)
     print(machine_check(ARGS.threads))
 
 

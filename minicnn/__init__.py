@@ -16,4 +16,5 @@ from .functional.math import concatenate, stack, split, where, maximum, minimum 
 from .io.checkpoint import save, load  # noqa: F401
 from . import nn, optim  # noqa: F401,E402
 from .nn.summary import summary  # noqa: F401,E402
+from .profiler import Profile, profile  # noqa: F401,E402
 from .threads import get_num_threads, set_num_threads  # noqa: F401,E402

@@ -31,6 +31,7 @@ DEFAULT_DTYPE = np.float32
 
 # ----------------------------------------------------------------- grad mode
 _grad_enabled = True
+_profile = None       # the active minicnn.profile() block, which times every op; or None
 
 
 def is_grad_enabled() -> bool:
@@ -465,6 +466,10 @@ class Function:
     def backward(self, *grads):
         raise NotImplementedError
 
+    def label(self) -> str:
+        """The op's name in a :func:`minicnn.profile` table: its class name."""
+        return type(self).__name__
+
     def __call__(self, *inputs):
         inputs = [x if x is None or type(x) is Tensor or isinstance(x, Tensor) else as_tensor(x)
                   for x in inputs]
@@ -473,7 +478,10 @@ class Function:
             _check_same_device(self, present)
         arrays = [None if x is None else x.data for x in inputs]
         self.needs_input_grad = needs = tuple(x is not None and x._requires_grad for x in inputs)
-        outs = self.forward(*arrays)
+        if _profile is None:
+            outs = self.forward(*arrays)
+        else:
+            outs = _profile.run(self, "forward", self.forward, arrays)
         single = not isinstance(outs, tuple)
         outs = (outs,) if single else outs
         record = _grad_enabled and any(needs)
@@ -543,7 +551,10 @@ def _run_backward(root: Tensor, grad, retain_graph: bool):
             xp = get_array_module(*[g for g in grads_out if g is not None])
             grads_out = [xp.zeros(shape, dtype) if g is None else g
                          for g, (shape, dtype) in zip(grads_out, fn.output_meta)]
-        grads_in = fn.backward(*grads_out)
+        if _profile is None:
+            grads_in = fn.backward(*grads_out)
+        else:
+            grads_in = _profile.run(fn, "backward", fn.backward, grads_out)
         if not isinstance(grads_in, tuple):
             grads_in = (grads_in,)
         if len(grads_in) != len(fn.inputs):

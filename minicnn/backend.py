@@ -31,7 +31,7 @@ import numpy as np
 __all__ = [
     "DeviceError", "get_array_module", "device_of", "to_device", "to_numpy",
     "set_device", "get_device", "normalize_device", "cuda_available",
-    "use_fake_cuda", "manual_seed", "get_rng",
+    "use_fake_cuda", "manual_seed", "get_rng", "synchronize",
 ]
 
 DEVICES = ("cpu", "cuda")
@@ -92,6 +92,13 @@ def use_fake_cuda():
 
 def is_fake_cuda() -> bool:
     return _cuda_is_fake
+
+
+def synchronize() -> None:
+    """Wait until the GPU has finished the work queued so far (CuPy returns before its
+    kernels end); nothing to wait for on the CPU or the stand-in."""
+    if _cuda_xp is not None and not _cuda_is_fake:
+        _cuda_xp.cuda.Device().synchronize()
 
 
 def get_array_module(*arrays):

@@ -7,6 +7,7 @@ smallest setting: benchmarks set the BLAS threads before NumPy loads. The helper
 measure floors are checked in this process, on a tiny model (they time nothing here).
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -38,6 +39,25 @@ def test_benchmark_runs_and_prints_its_table(name):
     assert len(checks) == 2, run.stdout[-2000:]              # above and below the table
     assert all(("ms on 1" in c and ("normal" in c or "DEGRADED" in c)) or "skipped" in c
                for c in checks)
+
+
+def test_models_parts_groups_both_sides_under_the_same_labels():
+    """``models.py --parts``: PyTorch's profiler events land in minicnn's rows (the
+    depthwise convs recognised by their groups, the 1×1 by their kernel)."""
+    pytest.importorskip("torch", reason="--parts profiles PyTorch's step beside minicnn's")
+    args = ["benchmarks/models.py", "--models", "mobilenet_v2", "--batch", "2", "--repeat",
+            "1", "--parts"]
+    run = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {}
+    for line in run.stdout.splitlines():
+        match = re.match(r"^(\S.*?)\s{2,}([\d.]+)\s+([\d.]+)\s", line)
+        if match:
+            rows[match[1]] = (float(match[2]), float(match[3]))
+    for label in ("ConvNd 3×3 depthwise", "ConvNd 1×1", "ConvNd 3×3", "BatchNorm", "ReLU6",
+                  "step (profiled)"):
+        assert label in rows and min(rows[label]) > 0, (label, run.stdout[-3000:])
 
 
 def test_the_floors_see_the_gemm_convolutions_of_a_model(monkeypatch):

@@ -185,6 +185,13 @@ class ConvNd(Function):
             add_bias(Z, b)
         return Z
 
+    def label(self) -> str:
+        """``ConvNd 1×1``, ``ConvNd 3×3``, ``ConvNd 3×3 depthwise``…: the kind, for profiles."""
+        g = getattr(self, "g", None)
+        if g is None:                           # not run yet
+            return "ConvNd"
+        return f"ConvNd {'×'.join(map(str, g.f))}" + (" depthwise" if self.depthwise else "")
+
     def _keep_cols(self, x, W) -> bool:
         """Keep the column matrix for the backward: W needs a gradient, one group, columns
         that are copied (not 1×1) and take at most ``KEEP_COLS_BYTES``, on the CPU."""
