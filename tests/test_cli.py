@@ -2,10 +2,13 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from minicnn.cli import main
+from minicnn.cli.train import _model_for
 
 
 def test_train_then_evaluate_then_resume(tmp_path, capsys):
@@ -47,3 +50,58 @@ def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "minicnn.cli", "info"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and "minicnn" in r.stdout
+
+
+def _metrics(out):
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_a_model_that_needs_32_pixels_trains_on_fashion_mnist(tmp_path, capsys):
+    """The issue's command on the real files: MobileNet v1 downsamples by 32, so the
+    28×28 images are padded to 32×32 (and the checkpoint remembers that size)."""
+    from minicnn.data import FASHION_MNIST_DIR
+    if not Path(FASHION_MNIST_DIR).is_dir():
+        pytest.skip(f"Fashion-MNIST not found in {FASHION_MNIST_DIR} (Debian package "
+                    "dataset-fashion-mnist)")
+    out = tmp_path / "run"
+    assert main(["train", "--model", "mobilenet_v1", "--dataset", "fashion-mnist",
+                 "--data-dir", str(FASHION_MNIST_DIR), "--epochs", "1", "--limit", "64",
+                 "--batch-size", "32", "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "28×28 images are brought to 32×32" in printed
+    assert "58 train, 6 validation, 64 test images of (32, 32, 1)" in printed
+    metrics = _metrics(out)
+    assert metrics["config"]["input_shape"] == [32, 32, 1]
+    assert metrics["config"]["num_classes"] == 10 and len(metrics["history"]) == 1
+
+
+def test_efficientnet_lite0_trains_on_signs_from_the_shared_folder(tmp_path, capsys,
+                                                                   shared_data):
+    signs = shared_data / "signs"
+    out = tmp_path / "run"
+    assert main(["train", "--model", "efficientnet_lite0", "--dataset", "signs",
+                 "--data-dir", str(signs), "--epochs", "1", "--limit", "24",
+                 "--batch-size", "12", "--val-fraction", "0", "--no-progress",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "24 train, 0 validation, 24 test images of (64, 64, 3)" in printed
+    metrics = _metrics(out)
+    assert metrics["config"]["num_classes"] == 6 and metrics["config"]["input_shape"] == [64, 64, 3]
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+
+
+def test_the_model_is_built_for_the_smallest_input_it_takes(capsys):
+    model, shape = _model_for("alexnet", 6, (64, 64, 3))
+    assert shape == (67, 67, 3)
+    assert "alexnet takes images of at least 67×67" in capsys.readouterr().out
+    assert model(np.zeros((1,) + shape, np.float32)).shape == (1, 6)
+    _, shape = _model_for("lenet5", 10, (32, 32, 1))           # big enough: unchanged
+    assert shape == (32, 32, 1) and capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="input_shape must be one image's"):
+        _model_for("vgg16", 10, (0, 32, 3))                    # other errors still raise
+
+
+def test_limit_must_be_positive(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--limit", "0"])
+    assert "--limit: expected a positive integer, got '0'" in capsys.readouterr().err

@@ -30,7 +30,12 @@ def add_train_args(p):
                    "for the small digits set, where it lifts test accuracy from 97.2 to "
                    "98.3 %%; off for the others, where it slowed LeNet-5's few epochs down)")
     p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--input-shape", type=int, nargs=3, metavar=("H", "W", "C"))
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                   help="use at most N training and N test images (a quick check of a "
+                        "set-up; the training images are a seeded random subset)")
+    p.add_argument("--input-shape", type=int, nargs=3, metavar=("H", "W", "C"),
+                   help="resize the images to this shape (default: the dataset's, or the "
+                        "smallest the model takes when the images are smaller)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: MINICNN_DEVICE or cpu)")
     add_threads_arg(p)
     p.add_argument("--seed", type=int, default=0)
@@ -49,18 +54,26 @@ def add_evaluate_args(p):
     p.add_argument("--batch-size", type=int, default=256)
 
 
-def threads_option(value: str):
-    """argparse type of ``--threads``: a positive int or ``"auto"``."""
-    if value == "auto":
-        return value
+def positive_int(value: str) -> int:
+    """argparse type: an int ≥ 1."""
     try:
         n = int(value)
     except ValueError:
         n = 0
     if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number of threads or 'auto', "
-                                         f"got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
     return n
+
+
+def threads_option(value: str):
+    """argparse type of ``--threads``: a positive int or ``"auto"``."""
+    if value == "auto":
+        return value
+    try:
+        return positive_int(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of threads or 'auto', "
+                                         f"got {value!r}") from None
 
 
 def add_threads_arg(p):
@@ -86,6 +99,22 @@ def _input_shape(model_name, dataset_shape, override):
     if model_name in MODEL_INPUT:
         return MODEL_INPUT[model_name] + (dataset_shape[2],)
     return tuple(dataset_shape)
+
+
+def _model_for(name, num_classes, shape):
+    """The model and the image shape it is built for: ``shape``, or, when the network
+    downsamples more than such small images allow (EfficientNet, VGG… on 28×28
+    Fashion-MNIST), the smallest it takes; the caller brings the images to it."""
+    from ..models import get_model
+    from ..models._common import InputTooSmall
+    try:
+        return get_model(name, num_classes=num_classes, input_shape=shape), tuple(shape)
+    except InputTooSmall as e:
+        bigger = (max(shape[0], e.min_size), max(shape[1], e.min_size), shape[2])
+        print(f"{name} takes images of at least {e.min_size}×{e.min_size}: the "
+              f"{shape[0]}×{shape[1]} images are brought to {bigger[0]}×{bigger[1]} "
+              "(--input-shape chooses another size)")
+        return get_model(name, num_classes=num_classes, input_shape=bigger), bigger
 
 
 def _build(config):
@@ -115,7 +144,10 @@ def run_train(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     X_tr, y_tr, X_te, y_te, natural, k = load_dataset(args.dataset, args.data_dir, args.seed)
-    shape = _input_shape(args.model, natural, args.input_shape)
+    if args.limit:
+        keep = np.random.default_rng(args.seed).permutation(len(X_tr))[:args.limit]
+        X_tr, y_tr, X_te, y_te = X_tr[keep], y_tr[keep], X_te[:args.limit], y_te[:args.limit]
+    model, shape = _model_for(args.model, k, _input_shape(args.model, natural, args.input_shape))
     X_tr, X_te = fit_to_shape(X_tr, shape), fit_to_shape(X_te, shape)
     n_val = int(round(args.val_fraction * len(X_tr)))
     order = np.random.default_rng(args.seed).permutation(len(X_tr))
@@ -139,7 +171,6 @@ def run_train(args) -> int:
               "input_shape": list(shape), "epochs": args.epochs, "batch_size": args.batch_size,
               "lr": args.lr, "optimizer": args.optimizer, "seed": args.seed,
               "augment": args.augment}
-    model = _build(config)
     opt = _optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     steps_per_epoch = len(train_loader)
     sched = None

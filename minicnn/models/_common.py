@@ -3,7 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_input_shape", "count_parameters", "spatial_after"]
+__all__ = ["InputTooSmall", "check_input_shape", "count_parameters", "spatial_after"]
+
+
+class InputTooSmall(ValueError):
+    """A model's ``input_shape`` is smaller than its downsampling allows; ``min_size`` is
+    the smallest n_H and n_W it takes (``minicnn train`` resizes the images to it)."""
+
+    def __init__(self, message, min_size):
+        super().__init__(message)
+        self.min_size = min_size
 
 
 def check_input_shape(input_shape, model, min_size=1):
@@ -19,9 +28,9 @@ def check_input_shape(input_shape, model, min_size=1):
                          f"last and without the batch axis, e.g. (224, 224, 3); got "
                          f"{input_shape!r}")
     if min(n_H, n_W) < min_size:
-        raise ValueError(f"{model}: input_shape {tuple(input_shape)} is too small: this network "
-                         f"downsamples by {min_size}, so n_H and n_W must be at least "
-                         f"{min_size}")
+        raise InputTooSmall(f"{model}: input_shape {tuple(input_shape)} is too small: this "
+                            f"network downsamples by {min_size}, so n_H and n_W must be at "
+                            f"least {min_size}", min_size)
     return n_H, n_W, n_C
 
 
