@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import minicnn
+from minicnn import nn
 from minicnn.course import ResNet50, convolutional_block, identity_block
 from minicnn.models import count_parameters
 
@@ -127,6 +128,20 @@ def test_default_initializer_is_seeded_glorot_uniform():
     b = convolutional_block(X, 3, [2, 2, 4])
     np.testing.assert_array_equal(a, b)
     assert a.shape == (2, 2, 2, 4) and np.all(a >= 0)
+    # The default is Glorot uniform drawn from the seeded generator: the same block with
+    # nn.init.glorot_uniform passed explicitly gives the same output, bit for bit, and
+    # every kernel it draws lies within ±√(6 / (fan_in + fan_out)).
+    shapes = []
+
+    def glorot(shape):
+        shapes.append(shape)
+        W = nn.init.glorot_uniform(shape)
+        f, _, n_C_prev, n_C = shape
+        assert np.abs(W).max() <= np.sqrt(6 / (f * f * n_C_prev + f * f * n_C))
+        return W
+    minicnn.manual_seed(7)
+    np.testing.assert_array_equal(convolutional_block(X, 3, [2, 2, 4], initializer=glorot), a)
+    assert shapes == [(1, 1, 3, 2), (3, 3, 2, 2), (1, 1, 2, 4), (1, 1, 3, 4)]
 
 
 def test_bad_arguments_are_named():

@@ -269,3 +269,50 @@ def test_real_hed_file_matches_the_replica():
     assert sum(a.size for a in got.values()) == 14_716_171
     assert not np.allclose(got["fuse/vars/0"], 0.2)            # trained, not the initial 1/5
     assert np.all(np.isfinite(np.concatenate([a.ravel() for a in got.values()])))
+
+
+def test_a_keras2_weight_file_loads_into_the_course_mobilenet_v2_base(tmp_path):
+    """End to end: a weight file laid out as Keras 2's ``save_weights`` writes the course's
+    MobileNetV2 base (Keras's layer names, depthwise kernels (f, f, C, 1)) is read with
+    ``read_keras_h5`` and loaded with the name mapping: every parameter and BatchNorm
+    statistic is filled, with the values of the file."""
+    import minicnn.models as M
+    from minicnn import Tensor, nn
+    from minicnn.io.convert import load_into
+    from minicnn.models.keras_course import keras_mobilenet_v2_names
+
+    base = M.mobilenet_v2_base(input_shape=(96, 96, 3))
+    modules = dict(base.named_modules())
+    names = keras_mobilenet_v2_names()
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mobilenet_v2_base.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [layer.encode() for layer in names]
+        f.attrs["backend"], f.attrs["keras_version"] = b"tensorflow", b"2.13.1"
+        for layer, module_path in names.items():
+            module = modules[module_path]
+            if isinstance(module, nn.BatchNorm2d):
+                weights = {w: rng.random(module.num_features, dtype=np.float32) + 0.5
+                           for w in ("gamma", "beta", "moving_mean", "moving_variance")}
+            elif module.groups > 1:
+                f_H, f_W, _, C = module.W.shape
+                weights = {"depthwise_kernel": rng.standard_normal((f_H, f_W, C, 1),
+                                                                    dtype=np.float32)}
+            else:
+                weights = {"kernel": rng.standard_normal(module.W.shape, dtype=np.float32)}
+            g = f.create_group(layer)
+            g.attrs["weight_names"] = [f"{layer}/{w}:0".encode() for w in weights]
+            for w, a in weights.items():
+                g.create_dataset(f"{layer}/{w}:0", data=a)
+    state = read_keras_h5(path)
+    report = load_into(base, state, mapping=names, layout="keras")
+    assert not report.missing and not report.unexpected
+    np.testing.assert_array_equal(
+        modules["6.conv.1.0"].W.numpy(),
+        state["block_5_depthwise/block_5_depthwise/depthwise_kernel:0"].reshape(3, 3, 1, -1))
+    np.testing.assert_array_equal(modules["0.0"].W.numpy(), state["Conv1/Conv1/kernel:0"])
+    np.testing.assert_array_equal(modules["18.1"].running_var.numpy(),
+                                  state["Conv_1_bn/Conv_1_bn/moving_variance:0"])
+    base.eval()
+    out = base(Tensor(rng.random((1, 96, 96, 3), dtype=np.float32)))
+    assert out.shape == (1, 3, 3, 1280) and np.isfinite(out.numpy()).all()

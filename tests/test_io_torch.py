@@ -11,6 +11,7 @@ import importlib.util
 import io
 import os
 import pickle
+import subprocess
 import sys
 import types
 import zipfile
@@ -122,6 +123,35 @@ def test_committed_fixture_reads_without_torch(fmt):
     # tensors sharing a storage come back as independent arrays
     flat["shared_a"][0] = 99
     assert flat["shared_b"][0, 0] == 4
+
+
+NO_TORCH = """
+import sys
+
+class NoTorch:                      # any import of torch fails in this process
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+
+sys.meta_path.insert(0, NoTorch())
+import minicnn, minicnn.io, minicnn.models
+from minicnn.io.torch_pth import load_pth, read_pth_state_dict
+for fmt in ("zip", "legacy"):
+    path = sys.argv[1] + f"/torch_state_{fmt}.pth"
+    assert read_pth_state_dict(path)["f32"].dtype.name == "float32"
+    assert "inner" in load_pth(path)
+assert not [m for m in sys.modules if m == "torch" or m.startswith("torch.")]
+print("read without torch")
+"""
+
+
+def test_reading_pth_files_never_imports_torch():
+    """In a process where importing torch fails, both formats still read (PyTorch being
+    installed beside the tests must not hide an import of it)."""
+    run = subprocess.run([sys.executable, "-c", NO_TORCH, str(DATA)], capture_output=True,
+                         text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "read without torch" in run.stdout
 
 
 # ------------------------------------------------------------------ against torch.load

@@ -326,3 +326,56 @@ def test_keras_mobilenet_v2_names_load_a_keras_file_layout():
                                rtol=1e-6)
     np.testing.assert_allclose(modules["18.1"].running_var.numpy(),
                                keras["Conv_1_bn/Conv_1_bn/moving_variance:0"], rtol=1e-6)
+
+
+def _torchvision_resnet50_state():
+    """torchvision's ResNet-50 state dict, key for key and shape for shape, written out
+    from its layout (Bottleneck v1.5; num_batches_tracked included), random values."""
+    rng = np.random.default_rng(0)
+    state = {}
+
+    def conv(name, n_out, n_in, f):
+        state[f"{name}.weight"] = rng.standard_normal((n_out, n_in, f, f), dtype=np.float32)
+
+    def bn(name, n):
+        for leaf in ("weight", "bias", "running_mean"):
+            state[f"{name}.{leaf}"] = rng.standard_normal(n, dtype=np.float32)
+        state[f"{name}.running_var"] = rng.random(n, dtype=np.float32) + 0.5
+        state[f"{name}.num_batches_tracked"] = np.array(7, np.int64)
+    conv("conv1", 64, 3, 7)
+    bn("bn1", 64)
+    n_in = 64
+    for i, (n, width) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512)), start=1):
+        for j in range(n):
+            p = f"layer{i}.{j}"
+            conv(f"{p}.conv1", width, n_in, 1)
+            bn(f"{p}.bn1", width)
+            conv(f"{p}.conv2", width, width, 3)
+            bn(f"{p}.bn2", width)
+            conv(f"{p}.conv3", 4 * width, width, 1)
+            bn(f"{p}.bn3", 4 * width)
+            if j == 0:
+                conv(f"{p}.downsample.0", 4 * width, n_in, 1)
+                bn(f"{p}.downsample.1", 4 * width)
+            n_in = 4 * width
+    state["fc.weight"] = rng.standard_normal((1000, 2048), dtype=np.float32)
+    state["fc.bias"] = rng.standard_normal(1000, dtype=np.float32)
+    return state
+
+
+def test_resnet50_takes_a_torchvision_state_dict_key_for_key(shapes_only):
+    """Every key of torchvision's ResNet-50 (320 arrays, BatchNorm statistics included)
+    lands by name, strictly: none missing, none unexpected, every shape converted."""
+    from minicnn.io.convert import load_into
+    state = _torchvision_resnet50_state()
+    assert len(state) == 320 and sum(a.size for k, a in state.items()
+                                     if "running" not in k and "num_batches" not in k) \
+        == 25_557_032
+    model = M.resnet50()
+    report = load_into(model, state, strict=True)
+    assert not report.missing and not report.unexpected
+    np.testing.assert_array_equal(model.layer3[5].conv2.W.numpy(),
+                                  state["layer3.5.conv2.weight"].transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(model.layer2[0].downsample[1].running_var.numpy(),
+                                  state["layer2.0.downsample.1.running_var"])
+    np.testing.assert_array_equal(model.fc.W.numpy(), state["fc.weight"].T)

