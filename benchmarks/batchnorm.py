@@ -5,7 +5,14 @@ PyTorch's BatchNorm2d, in the same run.
     python benchmarks/batchnorm.py --threads 2 --repeat 25
 
 Shapes are those of MobileNetV2 at 96×96 (batch 8), of a CIFAR-size ResNet stage
-(batch 32) and of the first stage of benchmarks/train.py's small ResNet (batch 64). The ratio is minicnn over PyTorch's faster layout (NCHW or channels-last).
+(batch 32) and of the first stage of benchmarks/train.py's small ResNet (batch 64). The
+ratio is minicnn over PyTorch's faster layout (NCHW or channels-last).
+
+"one pass" is the unit of BatchNorm's work in NumPy: one per-channel multiply over the
+array (``_reduce.per_channel``); "passes" = minicnn's forward + backward in those units.
+"on 2 threads" is that pass split in two halves over minicnn's pool (the caller and one
+pool thread, as the depthwise convolution and pooling run): where it is not faster than
+one thread, a BatchNorm split over threads would not be either.
 """
 from __future__ import annotations
 
@@ -28,6 +35,8 @@ import numpy as np  # noqa: E402
 
 import minicnn.functional as F  # noqa: E402
 from minicnn import Tensor  # noqa: E402
+from minicnn.functional import _workspace  # noqa: E402
+from minicnn.functional._reduce import per_channel  # noqa: E402
 
 torch = C.import_torch(ARGS.threads)
 
@@ -47,6 +56,25 @@ def minicnn_step(shape):
         t = [Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
         F.batch_norm(*t, rm, rv, True).backward(dy)
     return step
+
+
+def one_pass(shape, threads):
+    """y = x ⊙ s per channel over the whole array, on one thread or in two halves on two."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32).reshape(-1, shape[-1])
+    s, y = np.full(shape[-1], 1.5, np.float32), np.empty_like(x)
+    if threads == 1:
+        return lambda: per_channel(np.multiply, x, s, out=y)
+    half = len(x) // 2
+    halves = [slice(0, half), slice(half, None)]
+
+    def split():
+        _workspace.threads_set = 2          # the pool's size for this call only
+        try:
+            _workspace.parallel_map(lambda rows: per_channel(np.multiply, x[rows], s,
+                                                             out=y[rows]), halves)
+        finally:
+            _workspace.threads_set = None
+    return split
 
 
 def torch_step(shape, channels_last):
@@ -71,7 +99,8 @@ def main():
     print(C.machine_check(2))
     rows = []
     for shape in SHAPES:
-        fns = {"minicnn": minicnn_step(shape)}
+        fns = {"minicnn": minicnn_step(shape), "pass": one_pass(shape, 1),
+               "pass 2": one_pass(shape, 2)}
         if torch is not None:
             fns["torch NCHW"] = torch_step(shape, False)
             fns["torch NHWC"] = torch_step(shape, True)
@@ -79,8 +108,11 @@ def main():
         best_torch = min((v for k, v in ms.items() if k.startswith("torch")), default=None)
         rows.append(["×".join(map(str, shape)), C.fmt(ms["minicnn"], ".2f"),
                      C.fmt(best_torch, ".2f"),
-                     C.fmt(None if best_torch is None else ms["minicnn"] / best_torch, ".2f")])
-    C.print_table(["x (m, n_H, n_W, n_C)", "minicnn ms", "torch ms", "ratio to torch"], rows)
+                     C.fmt(None if best_torch is None else ms["minicnn"] / best_torch, ".2f"),
+                     C.fmt(ms["pass"], ".3f"), C.fmt(ms["minicnn"] / ms["pass"], ".1f"),
+                     C.fmt(ms["pass 2"], ".3f")])
+    C.print_table(["x (m, n_H, n_W, n_C)", "minicnn ms", "torch ms", "ratio to torch",
+                   "one pass ms", "passes", "on 2 threads ms"], rows)
     print(C.machine_check(2))
 
 

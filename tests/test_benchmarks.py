@@ -23,7 +23,8 @@ CASES = {
                "im2col ms"]),
     "models": (["benchmarks/models.py", "--models", "mobilenet_v2", "--batch", "1",
                 "--repeat", "1", "--no-torch"], ["mobilenet_v2", "GEMMs ms", "im2col ms"]),
-    "batchnorm": (["benchmarks/batchnorm.py", "--repeat", "1"], ["minicnn ms"]),
+    "batchnorm": (["benchmarks/batchnorm.py", "--repeat", "1"],
+                  ["minicnn ms", "passes", "on 2 threads ms"]),
 }
 
 
