@@ -13,8 +13,10 @@ label                      PyTorch events
 ``BatchNorm``              ``aten::batch_norm``, ``NativeBatchNormBackward0``
 ``ReLU``, ``ReLU6``        ``aten::relu``/``relu_``, ``aten::hardtanh``/``hardtanh_``
                            and their backward nodes
-``(other)``                everything else (adds, pooling, the head, the loss, gradient
-                           accumulation)
+``(other)``                everything else (adds, pooling, the head, the loss; on
+                           PyTorch's side also its gradient accumulation and BatchNorm's
+                           batch counter, which minicnn does outside ops or inside
+                           BatchNorm)
 =========================  ==============================================================
 
 Profilers cost time of their own (a few microseconds per op on each side), so the
@@ -35,15 +37,12 @@ def _fold_other(totals: dict) -> dict:
     return out
 
 
-def _conv_label(weight_shape, input_shape, groups):
+def _conv_label(weight_shape, input_shape):
+    """From the shapes alone (OIHW weight, NCHW input): depthwise when each output channel
+    sees one input channel (weight's I = n_C_prev / groups = 1) of several."""
     kernel = "×".join(map(str, weight_shape[2:]))
-    depthwise = groups is not None and groups > 1 and groups == input_shape[1]
+    depthwise = weight_shape[1] == 1 and input_shape[1] > 1
     return f"ConvNd {kernel}" + (" depthwise" if depthwise else "")
-
-
-def _arg(event, i):
-    inputs = getattr(event, "concrete_inputs", None) or []
-    return inputs[i] if i < len(inputs) else None
 
 
 def _torch_label(event):
@@ -51,12 +50,12 @@ def _torch_label(event):
     name = event.name
     if name == "aten::conv2d":
         shapes = event.input_shapes
-        return _conv_label(shapes[1], shapes[0], _arg(event, 6))
+        return _conv_label(shapes[1], shapes[0])
     if name.endswith("ConvolutionBackward0"):
         for child in _descendants(event):
             if child.name == "aten::convolution_backward":
                 shapes = child.input_shapes
-                return _conv_label(shapes[2], shapes[1], _arg(child, 9))
+                return _conv_label(shapes[2], shapes[1])
         return None
     if name == "aten::batch_norm" or name.endswith("NativeBatchNormBackward0"):
         return "BatchNorm"
@@ -121,11 +120,11 @@ def parts_rows(ours: tuple, theirs: tuple) -> list:
     rows = []
     for label in labels:
         a, b = mc.get(label, 0.0), pt.get(label, 0.0)
-        rows.append([label, f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}" if b else "-",
+        rows.append([label, f"{a:.2f}", f"{b:.2f}", f"{a / b:.2f}" if b else "-",
                      f"{a / mc_wall:.0%}", f"{a - b:+.1f}"])
-    rows.append(["(outside ops)", f"{mc_wall - sum(mc.values()):.1f}",
-                 f"{pt_wall - sum(pt.values()):.1f}", "", "", ""])
-    rows.append(["step (profiled)", f"{mc_wall:.1f}", f"{pt_wall:.1f}",
+    rows.append(["(outside ops)", f"{mc_wall - sum(mc.values()):.2f}",
+                 f"{pt_wall - sum(pt.values()):.2f}", "", "", ""])
+    rows.append(["step (profiled)", f"{mc_wall:.2f}", f"{pt_wall:.2f}",
                  f"{mc_wall / pt_wall:.2f}", "100%", f"{mc_wall - pt_wall:+.1f}"])
     return rows
 

@@ -68,12 +68,12 @@ def one_pass(shape, threads):
     halves = [slice(0, half), slice(half, None)]
 
     def split():
-        _workspace.threads_set = 2          # the pool's size for this call only
+        before, _workspace.threads_set = _workspace.threads_set, 2   # for this call only
         try:
             _workspace.parallel_map(lambda rows: per_channel(np.multiply, x[rows], s,
                                                              out=y[rows]), halves)
         finally:
-            _workspace.threads_set = None
+            _workspace.threads_set = before
     return split
 
 

@@ -282,6 +282,8 @@ def main():
                                        else ", torch not installed"))
     print(machine_check(ARGS.threads))
     rows, parts = [], []
+    if ARGS.parts and torch is None:
+        print("--parts needs PyTorch (installed, and no --no-torch): no parts table")
     for name in ARGS.models:
         n, n_C = MODELS[name]
         x = rng.standard_normal((ARGS.batch, n, n, n_C), dtype=np.float32)

@@ -17,7 +17,9 @@ On the GPU, CuPy returns before its kernels finish; the profiler waits for the d
 after each op (``sync=True``) so that each op is charged its own kernels. That wait
 costs time of its own, so a profiled GPU step is slower than an unprofiled one.
 
-While no profile is active the cost is one check per op call.
+While no profile is active the cost is one check per op call. A profile records the ops
+of every thread (minicnn's own pool runs raw-array work, not ops); profile one training
+loop at a time.
 """
 from __future__ import annotations
 
@@ -54,9 +56,11 @@ class Profile:
         return self
 
     def __exit__(self, *exc):
-        self._wait()
-        self.wall += time.perf_counter() - self._start
-        autograd._profile = None
+        try:
+            self._wait()
+        finally:                            # even if the device reports an error here
+            self.wall += time.perf_counter() - self._start
+            autograd._profile = None
         return False
 
     def _wait(self):
@@ -102,6 +106,10 @@ class Profile:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"profile.table: steps must be a positive int (the steps "
                              f"the block ran, to divide by), got {steps!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise ValueError(f"profile.table: limit must be None or a positive int (the "
+                             f"groups to show), got {limit!r}")
         rows = sorted(self.totals().items(), key=lambda kv: -kv[1]["total"])
         if limit is not None and len(rows) > limit:
             rest = rows[limit:]

@@ -71,7 +71,7 @@ def test_a_model_that_needs_32_pixels_trains_on_fashion_mnist(tmp_path, capsys):
     assert "28×28 images are brought to 32×32" in printed
     assert "58 train, 6 validation, 64 test images of (32, 32, 1)" in printed
     metrics = _metrics(out)
-    assert metrics["config"]["input_shape"] == [32, 32, 1]
+    assert metrics["config"]["input_shape"] == [32, 32, 1] and metrics["config"]["limit"] == 64
     assert metrics["config"]["num_classes"] == 10 and len(metrics["history"]) == 1
 
 
@@ -105,3 +105,12 @@ def test_limit_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--limit", "0"])
     assert "--limit: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_a_too_small_input_shape_given_by_hand_is_an_error():
+    """--input-shape is the user's choice: not silently enlarged, but refused with the
+    size the model needs."""
+    with pytest.raises(SystemExit, match=r"--input-shape 28 28 1: mobilenet_v1 needs images "
+                                         r"of at least 32×32"):
+        main(["train", "--model", "mobilenet_v1", "--input-shape", "28", "28", "1",
+              "--epochs", "1", "--no-progress"])

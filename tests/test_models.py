@@ -379,3 +379,23 @@ def test_resnet50_takes_a_torchvision_state_dict_key_for_key(shapes_only):
     np.testing.assert_array_equal(model.layer2[0].downsample[1].running_var.numpy(),
                                   state["layer2.0.downsample.1.running_var"])
     np.testing.assert_array_equal(model.fc.W.numpy(), state["fc.weight"].T)
+
+
+@pytest.mark.parametrize("name", M.list_models())
+def test_every_model_is_built_for_the_smallest_images_it_takes(name, shapes_only, capsys):
+    """What ``minicnn train`` relies on to train any model on any dataset: a too small
+    ``input_shape`` raises InputTooSmall with the least size that works, and the model
+    built for that size runs (forward, evaluation mode)."""
+    from minicnn.cli.train import _model_for
+    from minicnn.models._common import InputTooSmall
+    for data_shape in ((8, 8, 1), (28, 28, 1)):
+        model, shape = _model_for(name, 10, data_shape)
+        assert shape[2] == data_shape[2] and shape[0] == shape[1] >= data_shape[0]
+        if shape != data_shape:
+            with pytest.raises(InputTooSmall) as e:
+                M.get_model(name, num_classes=10, input_shape=(shape[0] - 1,) * 2 + (1,))
+            assert e.value.min_size == shape[0]
+    if M.count_parameters(model) < 50_000_000:       # the big dense layers: shapes only
+        model.eval()
+        logits = model(np.zeros((1,) + shape, np.float32))
+        assert logits.shape == (1, 10)

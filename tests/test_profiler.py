@@ -100,6 +100,8 @@ def test_bad_use_is_refused_clearly():
         minicnn.profile(key="name")
     with pytest.raises(ValueError, match="steps must be a positive int"):
         minicnn.profile().table(steps=0)
+    with pytest.raises(ValueError, match="limit must be None or a positive int"):
+        minicnn.profile().table(limit=0)
     with minicnn.profile():
         with pytest.raises(RuntimeError, match="already active"):
             with minicnn.profile():
@@ -112,3 +114,17 @@ def test_an_error_inside_the_block_still_ends_the_profile():
         with minicnn.profile():
             F.conv2d(np.ones((1, 4, 4, 3), np.float32), np.ones((3, 3, 2, 4), np.float32))
     assert autograd._profile is None
+
+
+def test_a_device_error_on_leaving_still_ends_the_profile(monkeypatch):
+    """The wait for the GPU at the end of the block can fail (a CUDA error surfaces
+    there); the profile must not stay switched on for every later op."""
+    from minicnn import backend
+
+    def fail():
+        raise RuntimeError("device error")
+    prof = minicnn.profile()
+    with pytest.raises(RuntimeError, match="device error"):
+        with prof:
+            monkeypatch.setattr(backend, "synchronize", fail)
+    assert autograd._profile is None and prof.wall > 0

@@ -31,8 +31,9 @@ def add_train_args(p):
                    "98.3 %%; off for the others, where it slowed LeNet-5's few epochs down)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
-                   help="use at most N training and N test images (a quick check of a "
-                        "set-up; the training images are a seeded random subset)")
+                   help="use at most N training images (a seeded random subset, from which "
+                        "--val-fraction is then held out) and the first N test images: a "
+                        "quick check of a set-up")
     p.add_argument("--input-shape", type=int, nargs=3, metavar=("H", "W", "C"),
                    help="resize the images to this shape (default: the dataset's, or the "
                         "smallest the model takes when the images are smaller)")
@@ -101,15 +102,19 @@ def _input_shape(model_name, dataset_shape, override):
     return tuple(dataset_shape)
 
 
-def _model_for(name, num_classes, shape):
+def _model_for(name, num_classes, shape, grow=True):
     """The model and the image shape it is built for: ``shape``, or, when the network
-    downsamples more than such small images allow (EfficientNet, VGG… on 28×28
-    Fashion-MNIST), the smallest it takes; the caller brings the images to it."""
+    needs larger images than that (EfficientNet, VGG… on 28×28 Fashion-MNIST) and
+    ``grow``, the smallest it takes; the caller brings the images to it. Without
+    ``grow`` (a shape the user chose) a too small shape is an error that says so."""
     from ..models import get_model
     from ..models._common import InputTooSmall
     try:
         return get_model(name, num_classes=num_classes, input_shape=shape), tuple(shape)
     except InputTooSmall as e:
+        if not grow:
+            raise SystemExit(f"--input-shape {' '.join(map(str, shape))}: {name} needs images "
+                             f"of at least {e.min_size}×{e.min_size}") from None
         bigger = (max(shape[0], e.min_size), max(shape[1], e.min_size), shape[2])
         print(f"{name} takes images of at least {e.min_size}×{e.min_size}: the "
               f"{shape[0]}×{shape[1]} images are brought to {bigger[0]}×{bigger[1]} "
@@ -147,7 +152,8 @@ def run_train(args) -> int:
     if args.limit:
         keep = np.random.default_rng(args.seed).permutation(len(X_tr))[:args.limit]
         X_tr, y_tr, X_te, y_te = X_tr[keep], y_tr[keep], X_te[:args.limit], y_te[:args.limit]
-    model, shape = _model_for(args.model, k, _input_shape(args.model, natural, args.input_shape))
+    model, shape = _model_for(args.model, k, _input_shape(args.model, natural, args.input_shape),
+                              grow=args.input_shape is None)
     X_tr, X_te = fit_to_shape(X_tr, shape), fit_to_shape(X_te, shape)
     n_val = int(round(args.val_fraction * len(X_tr)))
     order = np.random.default_rng(args.seed).permutation(len(X_tr))
@@ -170,7 +176,7 @@ def run_train(args) -> int:
     config = {"model": args.model, "dataset": args.dataset, "num_classes": k,
               "input_shape": list(shape), "epochs": args.epochs, "batch_size": args.batch_size,
               "lr": args.lr, "optimizer": args.optimizer, "seed": args.seed,
-              "augment": args.augment}
+              "augment": args.augment, "limit": args.limit}
     opt = _optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     steps_per_epoch = len(train_loader)
     sched = None

@@ -186,7 +186,7 @@ class ConvNd(Function):
         return Z
 
     def label(self) -> str:
-        """``ConvNd 1×1``, ``ConvNd 3×3``, ``ConvNd 3×3 depthwise``…: the kind, for profiles."""
+        """``ConvNd 1×1``, ``ConvNd 3×3``, ``ConvNd 3×3 depthwise``…: its kind, for profiles."""
         g = getattr(self, "g", None)
         if g is None:                           # not run yet
             return "ConvNd"

@@ -29,8 +29,8 @@ def check_input_shape(input_shape, model, min_size=1):
                          f"{input_shape!r}")
     if min(n_H, n_W) < min_size:
         raise InputTooSmall(f"{model}: input_shape {tuple(input_shape)} is too small: this "
-                            f"network downsamples by {min_size}, so n_H and n_W must be at "
-                            f"least {min_size}", min_size)
+                            f"network needs images of at least {min_size}×{min_size} (its "
+                            "strides and pools would leave nothing)", min_size)
     return n_H, n_W, n_C
 
 

@@ -43,6 +43,19 @@ RESNET50_STAGES = [([64, 64, 256], 1, 2), ([128, 128, 512], 2, 3),
                    ([256, 256, 1024], 2, 5), ([512, 512, 2048], 2, 2)]
 
 
+def side_before_pool(n):
+    """n_H (or n_W) before the 2×2 average pool: zero-pad 3, 7×7/2 conv, 3×3/2 max-pool,
+    then each stage's strided 1×1 convolution."""
+    n = spatial_after(spatial_after(n + 6, 7, 2, 0), 3, 2, 0)
+    for _, s, _ in RESNET50_STAGES:
+        n = spatial_after(n, 1, s, 0)
+    return n
+
+
+#: The smallest n_H, n_W that leaves the 2×2 average pool a 2×2 input (37: 32 would not).
+MIN_SIDE = next(n for n in range(1, 256) if side_before_pool(n) >= 2)
+
+
 class CourseResNet50(nn.Module):
     """The assignment's ``ResNet50(input_shape=(64, 64, 3), classes=6)``.
 
@@ -54,22 +67,18 @@ class CourseResNet50(nn.Module):
     def __init__(self, input_shape=(64, 64, 3), classes=6, softmax=True,
                  init="glorot_uniform"):
         super().__init__()
-        n_H, n_W, n_C = check_input_shape(input_shape, "ResNet50", min_size=32)
+        n_H, n_W, n_C = check_input_shape(input_shape, "ResNet50", min_size=MIN_SIDE)
         self.zero_pad = nn.ZeroPad2d(3)
         self.conv1 = nn.Conv2d(n_C, 64, 7, stride=2, init=init)
         self.bn_conv1 = nn.BatchNorm2d(64, eps=1e-3, momentum=0.01)
         self.max_pool = nn.MaxPool2d(3, 2)
-        side = [spatial_after(spatial_after(n + 6, 7, 2, 0), 3, 2, 0) for n in (n_H, n_W)]
         n_prev = 64
         for k, (filters, s, n_id) in enumerate(RESNET50_STAGES, start=2):
             blocks = [ConvolutionalBlock(n_prev, 3, filters, s=s, init=init)]
             blocks += [IdentityBlock(filters[2], 3, filters, init=init) for _ in range(n_id)]
             setattr(self, f"stage{k}", nn.Sequential(*blocks))
             n_prev = filters[2]
-            side = [spatial_after(n, 1, s, 0) for n in side]
-        if min(side) < 2:
-            raise ValueError(f"ResNet50: input_shape {tuple(input_shape)} leaves {side} before "
-                             "the 2×2 average pool; use at least 33×33")
+        side = [side_before_pool(n) for n in (n_H, n_W)]
         self.avg_pool = nn.AvgPool2d(2, 2)
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(n_prev * (side[0] // 2) * (side[1] // 2), classes, init=init)
