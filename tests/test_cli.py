@@ -114,3 +114,16 @@ def test_a_too_small_input_shape_given_by_hand_is_an_error():
                                          r"of at least 32×32"):
         main(["train", "--model", "mobilenet_v1", "--input-shape", "28", "28", "1",
               "--epochs", "1", "--no-progress"])
+
+
+def test_resume_refuses_a_run_with_other_data(tmp_path, capsys):
+    """Resuming with another --limit (or batch size, model, …) would replay the loader's
+    position and the schedule on different data: refused, naming what differs."""
+    out = tmp_path / "run"
+    base = ["train", "--epochs", "1", "--out", str(out), "--no-progress", "--limit", "200"]
+    assert main(base + ["--batch-size", "50"]) == 0
+    with pytest.raises(SystemExit, match=r"--resume: .* was written by a different run "
+                                         r"\(batch_size: 50 in the checkpoint, 40 now\)"):
+        main(base + ["--batch-size", "40", "--resume"])
+    assert main(base + ["--batch-size", "50", "--resume", "--epochs", "2"]) == 0
+    assert "resumed from" in capsys.readouterr().out

@@ -122,6 +122,22 @@ def _model_for(name, num_classes, shape, grow=True):
         return get_model(name, num_classes=num_classes, input_shape=bigger), bigger
 
 
+# What a checkpoint's run must share with the run that resumes it: the model, the data and
+# its order, the optimiser's kind. (More epochs, say, are fine: that is what resuming is for.)
+RESUME_KEYS = ("model", "dataset", "input_shape", "batch_size", "limit", "seed", "augment",
+               "optimizer")
+
+
+def _check_resume(saved, config, path):
+    """Refuse to resume a run whose data or model differ from the checkpoint's: the loader's
+    position, the schedule and the weights would no longer mean what they did."""
+    changed = [f"{k}: {saved.get(k)!r} in the checkpoint, {config.get(k)!r} now"
+               for k in RESUME_KEYS if k in saved and saved[k] != config.get(k)]
+    if changed:
+        raise SystemExit(f"--resume: {path} was written by a different run ("
+                         + "; ".join(changed) + "); give the same options, or another --out")
+
+
 def _build(config):
     from ..models import get_model
     return get_model(config["model"], num_classes=config["num_classes"],
@@ -195,7 +211,9 @@ def run_train(args) -> int:
                       callbacks=[SaveEveryEpoch()] + ([adaptive] if adaptive else []),
                       progress=not args.no_progress)
     if args.resume and ckpt_path.exists():
-        trainer.load(ckpt_path, train_loader)
+        state = minicnn.load(ckpt_path)
+        _check_resume(state.get("config", {}), config, ckpt_path)
+        trainer.load_state_dict(state, train_loader)
         print(f"resumed from {ckpt_path} after epoch {trainer.epoch}")
     n_params = sum(p.size for p in model.parameters())
     print(f"{args.model} ({n_params:,} parameters) on {args.dataset}: {len(tr_idx)} train, "
