@@ -10,8 +10,8 @@ Every :class:`~minicnn.Function` call is timed (``forward``), and so is its ``ba
 when the engine runs it. Ops are grouped by :meth:`Function.label` (the class name; a
 convolution adds its kind: ``ConvNd 1×1``, ``ConvNd 3×3``, ``ConvNd 3×3 depthwise``) or by
 the ``key`` you give. What is not inside an op (Python between the ops, the engine's
-gradient sums, the optimiser, data loading) is the table's last line: the block's wall
-time minus the ops' time.
+gradient sums, the optimiser, data loading) is the table's ``(outside ops)`` line: the
+block's wall time minus the ops' time.
 
 On the GPU, CuPy returns before its kernels finish; the profiler waits for the device
 after each op (``sync=True``) so that each op is charged its own kernels. That wait
@@ -34,7 +34,8 @@ class Profile:
     """The record of one ``with minicnn.profile():`` block (see the module's docstring).
 
     ``records`` maps ``(label, "forward" | "backward")`` to ``[calls, seconds]``;
-    ``wall`` is the block's wall time in seconds (once the block has ended).
+    ``wall`` is the wall time in seconds of the blocks it has ended (entering the same
+    profile again adds to both).
     """
 
     def __init__(self, key=None, sync: bool = True):
